@@ -1,0 +1,387 @@
+"""Compile and run a study: every seed × grid point in one compiled program.
+
+Read top to bottom, a run is::
+
+    shared data (teacher, held-out sample)  ← PRNGKey(seed) stream "shared"
+    for each chunk of seeds (padded to one shape, sharded over local devices):
+        state  = init(seed indices)                        # vmap seeds × vmap grid
+        for each record segment [t0, t1):
+            state, summary = segment(state, t0, t1)        # fori_loop of SGD steps,
+                                                           # then observables → stats
+        merge the chunk's statistics into the run's (exact, pairwise)
+    Results (labelled arrays) ← finalise
+
+Randomness.  Trajectory k draws everything from ``seed_key(k) =
+fold_in(seeds_key, k)`` with ``seeds_key, shared_key = split(PRNGKey(seed))``:
+its initialisation from ``fold_in(seed_key, 0)``, its training set from
+``fold_in(seed_key, 1)``, its epoch permutations from ``fold_in(seed_key, 2)``
+and the noise of step t from ``fold_in(fold_in(seed_key, 3), t)``.  Nothing
+depends on the chunk, the vmap width or the device count, and nothing depends
+on grid values: seed k sees the same initial directions and the same samples
+at every grid point (common random numbers).
+
+Hyperparameters are traced arrays of shape (G,) (one entry per grid point), so
+a new grid value never recompiles; programs are cached per :class:`Program`
+(shapes and switches) and chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrelu import model, noise, observables, stats, tasks
+from jaxrelu.config import SWEEPABLE, ConfigError, Study
+from jaxrelu.results import STATS, Results
+from jaxrelu.theory import kernels
+
+INIT, DATA, SHUFFLE, STEPS = 0, 1, 2, 3      # per-seed key streams
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything static about a study: two equal Programs share compiled code."""
+    task: tasks.TaskSpec
+    step: noise.StepSpec
+    ctx: observables.Context
+    width: int
+    bias: bool
+    first_layer: str
+    second_layer: float | str
+    observables: tuple[str, ...]
+    needs_init: bool
+    dtype: str
+    grid_size: int
+    blowup: float
+    first_passage: tuple[tuple[int, float, bool], ...]      # (observable index, threshold, below)
+    histograms: tuple[tuple[int, tuple[float, ...]], ...]   # (observable index, edges)
+    return_values: bool                                     # bring per-seed values to the host
+
+
+def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
+    """The static :class:`Program` and the traced hyperparameters, each of shape (G,)."""
+    t, m, o, r = study.task, study.model, study.optimizer, study.record
+    grid = list(np.ndindex(*study.grid_shape)) if study.sweep else [()]
+    hp = {}
+    for path in SWEEPABLE:
+        vals = dict(study.sweep).get(path)
+        hp[path] = (np.array([vals[i[study.grid_axes.index(path)]] for i in grid])
+                    if vals is not None else np.full(len(grid), float(study.value(path))))
+    swept = set(study.grid_axes)
+    bmax = int(hp["optimizer.batch_size"].max())
+    online = t.kind == "teacher_student" and t.train_size == "online"
+    n = 0 if online else (len(t.targets) if t.kind == "dataset" else t.train_size)
+    if m.first_layer_init == "orthonormal" and m.width > t.input_dim:
+        raise ConfigError(f"model.width must be <= task.input_dim ({t.input_dim}) for orthonormal init, got {m.width}")
+    for name in r.observables:
+        req = observables.REGISTRY[name].requires
+        if req == "teacher" and t.kind != "teacher_student":
+            raise ConfigError(f"record.observables: {name} needs task.kind = 'teacher_student' "
+                              "(use train_loss for a dataset)")
+        if req == "train_set" and online:
+            raise ConfigError(f"record.observables: {name} needs a finite training set "
+                              "(task.train_size = n); online, use population_loss")
+    spec = tasks.TaskSpec(
+        kind=t.kind, input_dim=t.input_dim, online=online, train_size=n, batch_max=bmax,
+        full_batch=(not online and bmax == n and "optimizer.batch_size" not in swept and not o.replacement),
+        replacement=o.replacement, teacher_activation=t.teacher_activation, test_size=t.test_size,
+        label_noise="task.label_noise" in swept or t.label_noise != 0.0)
+    c = model.output_scale(m.parametrization, m.width)
+    nz = lambda p: p in swept or float(study.value(p)) != 0.0   # noqa: E731
+    step = noise.StepSpec(
+        c=c, activation=m.activation, train_second_layer=m.train_second_layer,
+        momentum=nz("optimizer.momentum"), weight_decay=nz("optimizer.weight_decay"),
+        label_noise=nz("optimizer.label_noise"), langevin=nz("optimizer.langevin_temperature"),
+        masked_batch="optimizer.batch_size" in swept,
+        decay_steps=tuple(int(f * study.run.steps) for f in o.decay_at) if o.schedule == "step" else ())
+    ctx = observables.Context(
+        c=c, activation=m.activation, teacher_activation=t.teacher_activation if t.kind == "teacher_student" else None,
+        closed_form=(t.kind == "teacher_student" and not m.bias
+                     and kernels.has_closed_form(m.activation, t.teacher_activation)),
+        online=online, kind=t.kind)
+    names = r.observables
+    hists = tuple((names.index(h.observable), tuple(stats.histogram_edges(h.min, h.max, h.bins, h.log).tolist()))
+                  for h in r.histograms)
+    fps = tuple((names.index(f.observable), f.threshold, f.below) for f in r.first_passage)
+    prog = Program(
+        task=spec, step=step, ctx=ctx, width=m.width, bias=m.bias, first_layer=m.first_layer_init,
+        second_layer=m.second_layer_init, observables=names,
+        needs_init=any(observables.REGISTRY[k].needs_init for k in names), dtype=study.run.dtype,
+        grid_size=len(grid), blowup=study.run.blowup, first_passage=fps, histograms=hists,
+        return_values=bool(r.quantiles or r.keep_per_seed))
+    return prog, {k: v.astype(study.run.dtype) for k, v in hp.items()}
+
+
+# ============================================================ one trajectory
+def _data_noise(prog, hp):
+    return hp["task.label_noise"] if prog.task.label_noise else None
+
+
+def _init_one(prog: Program, seed_key, hp, shared):
+    """Initial state of one trajectory at one grid point."""
+    params = model.init(jax.random.fold_in(seed_key, INIT), width=prog.width, input_dim=prog.task.input_dim,
+                        bias=prog.bias, first_layer=prog.first_layer, second_layer=prog.second_layer,
+                        init_scale=hp["model.init_scale"], second_layer_scale=hp["model.second_layer_scale"],
+                        dtype=jnp.dtype(prog.dtype))
+    state = {"params": params, "opt": noise.init_state(prog.step, params, hp)}
+    if prog.needs_init:
+        state["params0"] = params
+    return state
+
+
+def _step_one(prog: Program, t, state, data, seed_key, hp):
+    """SGD step t of one trajectory at one grid point."""
+    key = jax.random.fold_in(jax.random.fold_in(seed_key, STEPS), t)
+    k_batch, k_sgd = jax.random.split(key)
+    bs = hp["optimizer.batch_size"] if prog.step.masked_batch else prog.task.batch_max
+    x, y = tasks.sample_batch(prog.task, data, k_batch, jax.random.fold_in(seed_key, SHUFFLE), t, bs,
+                              _data_noise(prog, hp), jnp.dtype(prog.dtype))
+    params, opt = noise.sgd_step(prog.step, state["params"], state["opt"], x, y, k_sgd, t, hp)
+    return {**state, "params": params, "opt": opt}
+
+
+def _observe_one(prog: Program, state, data, hp):
+    """(n_observables,) values and the alive flag of one trajectory."""
+    if data.y_train is not None:
+        data = data._replace(y_train=data.labels(hp["task.label_noise"]))
+    params = state["params"]
+    vals = jnp.stack([observables.REGISTRY[k].fn(params, state.get("params0"), data, prog.ctx)
+                      for k in prog.observables]).astype(jnp.dtype(prog.dtype))
+    leaves = jax.tree.leaves(params)
+    ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) & (jnp.max(jnp.abs(p)) <= prog.blowup) for p in leaves]))
+    return vals, ok & jnp.all(jnp.isfinite(vals))
+
+
+# ============================================================ seeds × grid
+def _seed_data(prog, study_task, seed_key, shared):
+    return tasks.make_seed_data(jax.random.fold_in(seed_key, DATA), shared, study_task, jnp.dtype(prog.dtype))
+
+
+def _merge_data(shared, per_seed):
+    return shared._replace(**per_seed)
+
+
+def _make_fns(prog: Program, task_cfg):
+    """Build the jitted init / segment functions for a Program."""
+
+    def init(seed_keys, hp, shared):
+        per_seed = jax.vmap(lambda k: _seed_data(prog, task_cfg, k, shared))(seed_keys)
+        state = jax.vmap(lambda k: jax.vmap(lambda h: _init_one(prog, k, h, shared))(hp))(seed_keys)
+        S, G = seed_keys.shape[0], prog.grid_size
+        state["alive"] = jnp.ones((S, G), bool)
+        state["fpt"] = jnp.full((S, G, len(prog.first_passage)), -1, jnp.int32)
+        return state, per_seed
+
+    def step_all(t, state, per_seed, seed_keys, hp, shared):
+        def seed_fn(st, ps, k):
+            data = _merge_data(shared, ps)
+            return jax.vmap(lambda s, h: _step_one(prog, t, s, data, k, h))(st, hp)
+        return jax.vmap(seed_fn)(state, per_seed, seed_keys)
+
+    def segment(state, per_seed, seed_keys, hp, shared, valid, t0, t1, rec):
+        dyn = {k: state[k] for k in ("params", "opt", "params0") if k in state}
+        new = jax.lax.fori_loop(t0, t1, lambda t, s: step_all(t, s, per_seed, seed_keys, hp, shared), dyn)
+        alive = state["alive"]
+        # a diverged trajectory stays frozen at its state when it was caught
+        new = jax.tree.map(lambda a, b: jnp.where(alive.reshape(alive.shape + (1,) * (a.ndim - 2)), a, b), new, dyn)
+
+        def obs_seed(st, ps):
+            data = _merge_data(shared, ps)
+            return jax.vmap(lambda s, h: _observe_one(prog, s, data, h))(st, hp)
+        vals, ok = jax.vmap(obs_seed)(new, per_seed)            # (S, G, n_obs), (S, G)
+        alive = alive & ok
+        mask = alive & valid[:, None]
+        fpt = state["fpt"]
+        for j, (i, thr, below) in enumerate(prog.first_passage):
+            crossed = mask & ((vals[..., i] <= thr) if below else (vals[..., i] >= thr))
+            fpt = fpt.at[..., j].set(jnp.where((fpt[..., j] < 0) & crossed, rec, fpt[..., j]))
+        m3 = jnp.broadcast_to(mask[..., None], vals.shape)
+        summary = {"moments": stats.moments(vals, m3, axis=0),
+                   "diverged": jnp.sum(valid[:, None] & ~alive, axis=0),
+                   "hist": tuple(stats.histogram(vals[..., i], mask, jnp.asarray(e), axis=0)
+                                 for i, e in prog.histograms)}
+        if prog.return_values:
+            summary["values"] = jnp.where(m3, vals, jnp.nan)
+        return {**new, "alive": alive, "fpt": fpt}, summary
+
+    return jax.jit(init), jax.jit(segment, donate_argnums=0)
+
+
+# ============================================================ the run
+def _seed_keys(base_key, indices):
+    return jax.vmap(lambda k: jax.random.fold_in(base_key, k))(indices)
+
+
+def _bytes_per_seed(prog: Program, study: Study) -> int:
+    item = jnp.dtype(prog.dtype).itemsize
+    d, m, G = prog.task.input_dim, prog.width, prog.grid_size
+    n_params = m * d + m * (2 + prog.bias)
+    copies = 3 + prog.step.momentum + prog.needs_init           # params, grads, updates, ...
+    per_traj = n_params * copies + prog.task.batch_max * (d + 4 * m)
+    eval_rows = prog.task.train_size or (0 if prog.ctx.closed_form and len(prog.observables) == 1 else prog.task.test_size)
+    per_traj += 3 * eval_rows * m
+    per_seed_data = prog.task.train_size * (d + 2) if study.task.kind == "teacher_student" else 0
+    return (G * per_traj + per_seed_data) * item
+
+
+def chunk_size(prog: Program, study: Study) -> int:
+    """Seeds per compiled call: ``run.chunk_size``, else from ``run.memory_budget``."""
+    n_dev = jax.local_device_count()
+    if study.run.chunk_size:
+        size = study.run.chunk_size
+    else:
+        size = int(study.run.memory_budget * 2**30 // _bytes_per_seed(prog, study))
+    size = max(1, min(size, study.run.seeds))
+    return math.ceil(size / n_dev) * n_dev
+
+
+def run(study: Study, progress: Callable[[dict], None] | None = None) -> Results:
+    """Run every seed at every grid point; return statistics over seeds.
+
+    ``progress``, if given, is called between compiled segments with a dict
+    ``{"steps_done", "steps_total", "elapsed", "trajectories"}`` (steps counted
+    per trajectory, summed over seeds and grid points).
+    """
+    if study.run.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    prog, hp_np = build(study)
+    S, G = study.run.seeds, prog.grid_size
+    records = study.record_steps()
+    R = len(records)
+    dt = jnp.dtype(prog.dtype)
+    hp = {k: jnp.asarray(v, dt) for k, v in hp_np.items()}
+    seeds_key, shared_key = jax.random.split(jax.random.PRNGKey(study.run.seed))
+    shared = tasks.make_shared(shared_key, study.task, dt)
+    init_fn, segment_fn = _make_fns(prog, study.task)
+    size = chunk_size(prog, study)
+    n_chunks = math.ceil(S / size)
+    sharding = None
+    if jax.local_device_count() > 1:
+        mesh = jax.sharding.Mesh(np.array(jax.local_devices()), ("seeds",))
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
+
+    n_obs = len(prog.observables)
+    moments = [None] * R
+    diverged = np.zeros((R, G), np.int64)
+    hists = [[np.zeros((G, len(e) - 1), np.int64) for _, e in prog.histograms] for _ in range(R)]
+    keep_values = prog.return_values
+    values = np.full((S, G, n_obs, R), np.nan, np.float32 if dt == jnp.float32 else np.float64) if keep_values else None
+    fpt = np.full((S, G, len(prog.first_passage)), -1, np.int64)
+    compile_s, run_s, t_start = 0.0, 0.0, time.perf_counter()
+    steps_total = S * G * study.run.steps
+    compiled = {}
+
+    for c in range(n_chunks):
+        lo = study.run.first_seed + c * size
+        idx = np.arange(lo, lo + size, dtype=np.uint32)
+        valid_np = np.arange(c * size, c * size + size) < S
+        keys = _seed_keys(seeds_key, jnp.asarray(idx))
+        valid = jnp.asarray(valid_np)
+        if sharding is not None:
+            keys, valid = jax.device_put(keys, sharding), jax.device_put(valid, sharding)
+        if not compiled:
+            t0 = time.perf_counter()
+            compiled["init"] = init_fn.lower(keys, hp, shared).compile()
+            state, per_seed = compiled["init"](keys, hp, shared)
+            compiled["segment"] = segment_fn.lower(state, per_seed, keys, hp, shared, valid,
+                                                   jnp.int32(0), jnp.int32(0), jnp.int32(0)).compile()
+            compile_s = time.perf_counter() - t0
+        else:
+            state, per_seed = compiled["init"](keys, hp, shared)
+        t0 = time.perf_counter()
+        prev = 0
+        rows = slice(c * size, min((c + 1) * size, S))
+        nrows = rows.stop - rows.start
+        for r, step in enumerate(records):
+            state, summ = compiled["segment"](state, per_seed, keys, hp, shared, valid,
+                                              jnp.int32(prev), jnp.int32(step), jnp.int32(r))
+            summ = jax.device_get(summ)
+            moments[r] = stats.merge(moments[r], stats.Moments(*summ["moments"]))
+            diverged[r] += summ["diverged"]
+            for h, arr in zip(hists[r], summ["hist"]):
+                h += arr
+            if keep_values:
+                values[rows, :, :, r] = summ["values"][:nrows]
+            if progress is not None:
+                done = (c * size * G * study.run.steps + min(size, S - c * size) * G * step)
+                progress({"steps_done": done, "steps_total": steps_total,
+                          "elapsed": time.perf_counter() - t_start, "trajectories": S * G})
+            prev = step
+        fpt[rows] = np.asarray(jax.device_get(state["fpt"]))[:nrows]
+        run_s += time.perf_counter() - t0
+        del state, per_seed
+
+    return _finalize(study, prog, hp_np, records, moments, diverged, hists, values, fpt,
+                     compile_s, run_s, size, n_chunks)
+
+
+def _finalize(study, prog, hp_np, records, moments, diverged, hists, values, fpt,
+              compile_s, run_s, size, n_chunks) -> Results:
+    gshape = study.grid_shape
+    S, G = study.run.seeds, prog.grid_size
+    R = len(records)
+    to_grid = lambda a: a.reshape(gshape + a.shape[1:])  # noqa: E731  (G, ...) -> (*grid, ...)
+    arrays = {"step": np.asarray(records, np.int64),
+              "seed": np.arange(study.run.first_seed, study.run.first_seed + S, dtype=np.int64)}
+    for axis, vals in study.sweep:
+        arrays[axis] = np.asarray(vals, np.float64)
+    fin = [stats.finalize(m) for m in moments]                      # per record: (G, n_obs)
+    qlevels = study.record.quantiles
+    notes = []
+    for i, name in enumerate(prog.observables):
+        for s in STATS:
+            arrays[f"{name}.{s}"] = to_grid(np.stack([f[s][:, i] for f in fin], axis=-1))
+        if qlevels:
+            if values is not None:
+                q = stats.quantiles(values[:, :, i, :], qlevels, axis=0)   # (G, R, Q)
+                arrays[f"{name}.quantiles"] = to_grid(q)
+        if name in study.record.keep_per_seed:
+            arrays[f"{name}.per_seed"] = to_grid(np.moveaxis(values[:, :, i, :], 0, 1))
+    for (i, edges), j in zip(prog.histograms, range(len(prog.histograms))):
+        name = prog.observables[i]
+        arrays[f"{name}.hist"] = to_grid(np.stack([hists[r][j] for r in range(R)], axis=1))
+        arrays[f"{name}.hist_edges"] = np.asarray(edges)
+    arrays["diverged.count"] = to_grid(diverged.T.copy())
+    arrays["diverged.fraction"] = to_grid(diverged.T / S)
+    steps_arr = np.asarray(records, np.float64)
+    for j, (i, thr, below) in enumerate(prog.first_passage):
+        name = f"fpt.{prog.observables[i]}"
+        rec = fpt[:, :, j]                                           # (S, G) record index or -1
+        st = np.where(rec >= 0, steps_arr[np.maximum(rec, 0)], np.inf)
+        arrays[f"{name}.steps"] = to_grid(st.T.copy())
+        arrays[f"{name}.survival"] = to_grid(np.stack([(st > s).mean(axis=0) for s in steps_arr], axis=-1))
+    traj_steps = S * G * study.run.steps
+    meta = {
+        "config": study.to_dict(),
+        "grid_axes": list(study.grid_axes),
+        "grid_shape": list(gshape),
+        "observables": list(prog.observables),
+        "quantile_levels": list(qlevels),
+        "first_passage": [{"observable": prog.observables[i], "threshold": t, "below": b}
+                          for i, t, b in prog.first_passage],
+        "seeds": S,
+        "chunk_size": size,
+        "chunks": n_chunks,
+        "versions": _versions(),
+        "devices": [str(d) for d in jax.devices()],
+        "platform": platform.platform(),
+        "compile_seconds": compile_s,
+        "run_seconds": run_s,
+        "trajectory_steps_per_second": traj_steps / run_s if run_s > 0 else None,
+        "notes": notes,
+    }
+    return Results(arrays=arrays, meta=meta)
+
+
+def _versions() -> dict:
+    import optax
+    from jaxrelu import __version__
+    return {"jaxrelu": __version__, "jax": jax.__version__, "jaxlib": jax.lib.__version__ if hasattr(jax.lib, "__version__") else None,
+            "optax": optax.__version__, "numpy": np.__version__, "python": platform.python_version()}

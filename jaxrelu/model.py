@@ -1,0 +1,87 @@
+"""The two-layer network, as pure functions on a parameter pytree.
+
+    f(x) = c · Σ_j a_j σ(w_j·x + b_j),     params = {"W": (m, d), "a": (m,)[, "b": (m,)]}
+
+with σ ∈ {relu, erf(·/√2), linear} and the output scale c set by the
+parametrisation: ``standard`` c = 1, ``ntk`` c = 1/√m, ``mean_field`` c = 1/m.
+The learning rate is *not* rescaled with the parametrisation (see
+:mod:`jaxrelu.conventions`).
+
+Initialisation (``init_scale`` = s, ``second_layer_scale`` = s₂):
+  * ``gaussian`` first layer: W_jk, b_j ~ N(0, s²/d), so E‖w_j‖² = s²;
+  * ``orthonormal`` first layer: rows of a Haar-random orthonormal frame times s
+    (needs m ≤ d; used for teachers with s = 1);
+  * second layer: a number (every a_j equal to it), ``gaussian`` a_j ~ N(0, s₂²),
+    or ``balanced`` |a_j| = ‖(w_j, b_j)‖ with a uniformly random sign.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import erf
+
+_SQRT_HALF = 1 / math.sqrt(2)
+
+ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "erf": lambda z: erf(z * _SQRT_HALF),
+    "linear": lambda z: z,
+}
+
+
+def output_scale(parametrization: str, width: int) -> float:
+    """c of f(x) = c Σ a_j σ(·): 1, 1/√m or 1/m."""
+    return {"standard": 1.0, "ntk": 1 / math.sqrt(width), "mean_field": 1 / width}[parametrization]
+
+
+def apply(params: dict, x: jax.Array, c: float, activation: str = "relu") -> jax.Array:
+    """Network output. x (..., d) -> (...,)."""
+    z = x @ params["W"].T
+    if "b" in params:
+        z = z + params["b"]
+    return c * (ACTIVATIONS[activation](z) @ params["a"])
+
+
+def preactivations(params: dict, x: jax.Array) -> jax.Array:
+    """w_j·x + b_j. x (..., d) -> (..., m)."""
+    z = x @ params["W"].T
+    return z + params["b"] if "b" in params else z
+
+
+def orthonormal_rows(key: jax.Array, m: int, d: int, dtype=jnp.float32) -> jax.Array:
+    """m Haar-random orthonormal rows in R^d (m ≤ d), shape (m, d)."""
+    g = jax.random.normal(key, (d, m), dtype)
+    q, r = jnp.linalg.qr(g)
+    q = q * jnp.sign(jnp.diagonal(r))          # Haar measure (fix QR's sign convention)
+    return q.T
+
+
+def init(key: jax.Array, *, width: int, input_dim: int, bias: bool, first_layer: str,
+         second_layer: float | str, init_scale, second_layer_scale, dtype=jnp.float32) -> dict:
+    """Draw parameters. ``init_scale`` and ``second_layer_scale`` may be traced scalars.
+
+    The standard-normal draws depend only on ``key`` (not on the scales), so a
+    seed shares its initial directions across a sweep of scales.
+    """
+    kw, kb, ka, ks = jax.random.split(key, 4)
+    d, m = input_dim, width
+    if first_layer == "orthonormal":
+        W = init_scale * orthonormal_rows(kw, m, d, dtype)
+    else:
+        W = init_scale * jax.random.normal(kw, (m, d), dtype) / math.sqrt(d)
+    params = {"W": W}
+    if bias:
+        params["b"] = init_scale * jax.random.normal(kb, (m,), dtype) / math.sqrt(d)
+    if second_layer == "gaussian":
+        a = second_layer_scale * jax.random.normal(ka, (m,), dtype)
+    elif second_layer == "balanced":
+        norm2 = jnp.sum(W * W, axis=1) + (params["b"] ** 2 if bias else 0.0)
+        sign = jnp.where(jax.random.bernoulli(ks, 0.5, (m,)), 1.0, -1.0).astype(dtype)
+        a = sign * jnp.sqrt(norm2)
+    else:
+        a = jnp.full((m,), float(second_layer), dtype)
+    params["a"] = a
+    return params

@@ -1,0 +1,140 @@
+"""Tasks: where the data come from, and how a mini-batch is drawn at step t.
+
+``teacher_student``: x ~ N(0, I_d), y = f*(x) + σ_data ξ with a teacher
+f*(x) = Σ_k a*_k σ*(w*_k·x) (rows orthonormal, or Gaussian N(0, 1/d) entries;
+output scale 1, no bias).  The teacher is shared by all trajectories of a run.
+Either *online* (fresh samples at every step) or a finite training set of n
+samples drawn per seed (label noise fixed per sample).
+
+``dataset``: fixed arrays (x, y), shared by all trajectories.
+
+Mini-batches from a finite set are drawn without replacement within an epoch and
+reshuffled every epoch: sample position p = t·B + i of the infinite stream
+reads index perm_e[p mod n] with e = ⌊p/n⌋ and perm_e a permutation drawn from
+(seed, e); B = n is exactly full-batch gradient descent.  With
+``replacement = true`` indices are i.i.d. uniform.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrelu import model
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Static description of a task (shapes and structure; hashable)."""
+    kind: str
+    input_dim: int
+    online: bool
+    train_size: int              # 0 when online
+    batch_max: int               # largest batch over the grid (rows drawn per step)
+    full_batch: bool             # B = n fixed and no replacement: every step uses all data
+    replacement: bool
+    teacher_activation: str
+    test_size: int
+    label_noise: bool            # data labels carry noise (task.label_noise ≠ 0 or swept)
+
+
+class TaskData(NamedTuple):
+    """Arrays of a task. Leaves may be shared (teacher, test set) or per seed (training set).
+
+    Training labels are y_train + σ_data · e_train, with σ_data = ``task.label_noise``
+    (a traced grid value) and e_train standard normal, fixed per seed and sample.
+    """
+    teacher: dict | None = None          # {"W": (k, d), "a": (k,)}
+    x_train: jax.Array | None = None     # (n, d)
+    y_train: jax.Array | None = None     # (n,) clean labels
+    e_train: jax.Array | None = None     # (n,) standard-normal label noise of the samples
+    x_test: jax.Array | None = None      # (n_test, d) shared held-out inputs
+    y_test: jax.Array | None = None      # (n_test,) noiseless teacher outputs
+
+    def labels(self, data_noise):
+        """Training labels with the data noise of the grid point."""
+        return self.y_train + data_noise * self.e_train
+
+
+def teacher_output(teacher: dict, x: jax.Array, activation: str) -> jax.Array:
+    """f*(x) for x (..., d)."""
+    return model.apply(teacher, x, 1.0, activation)
+
+
+def make_teacher(key, cfg, dtype) -> dict:
+    """Teacher parameters {"W": (k, d), "a": (k,)} from ``TaskConfig`` cfg."""
+    k, d = cfg.teacher_width, cfg.input_dim
+    if cfg.teacher_weights == "orthonormal":
+        W = model.orthonormal_rows(key, k, d, dtype)
+    else:
+        W = jax.random.normal(key, (k, d), dtype) / math.sqrt(d)
+    a = jnp.broadcast_to(jnp.asarray(cfg.teacher_second_layer, dtype), (k,))
+    return {"W": W, "a": a}
+
+
+def make_shared(key, cfg, dtype) -> TaskData:
+    """Everything shared by all seeds: teacher and held-out sample, or the fixed dataset."""
+    if cfg.kind == "dataset":
+        x = jnp.asarray(np.asarray(cfg.inputs), dtype)
+        y = jnp.asarray(np.asarray(cfg.targets), dtype)
+        return TaskData(x_train=x, y_train=y)
+    kt, kx = jax.random.split(key)
+    teacher = make_teacher(kt, cfg, dtype)
+    x_test = jax.random.normal(kx, (cfg.test_size, cfg.input_dim), dtype)
+    return TaskData(teacher=teacher, x_test=x_test,
+                    y_test=teacher_output(teacher, x_test, cfg.teacher_activation))
+
+
+def make_seed_data(key, shared: TaskData, cfg, dtype) -> dict:
+    """The per-seed arrays of a finite training set (empty when online)."""
+    if cfg.kind == "teacher_student" and cfg.train_size == "online":
+        return {}
+    kx, kn = jax.random.split(key)
+    n = len(cfg.targets) if cfg.kind == "dataset" else cfg.train_size
+    out = {"e_train": jax.random.normal(kn, (n,), dtype)}
+    if cfg.kind == "teacher_student":
+        x = jax.random.normal(kx, (n, cfg.input_dim), dtype)
+        out.update(x_train=x, y_train=teacher_output(shared.teacher, x, cfg.teacher_activation))
+    return out
+
+
+def _epoch_indices(key, t, batch_size, n, batch_max):
+    """Indices of batch t (without replacement within an epoch). -> (batch_max,)."""
+    p = t * batch_size + jnp.arange(batch_max)
+    e0 = (t * batch_size) // n
+    perm0 = jax.random.permutation(jax.random.fold_in(key, e0), n)
+    if batch_max == 1 and isinstance(batch_size, int):
+        return perm0[p % n]
+    perm1 = jax.random.permutation(jax.random.fold_in(key, e0 + 1), n)
+    return jnp.where(p // n == e0, perm0[p % n], perm1[p % n])
+
+
+def sample_batch(spec: TaskSpec, data: TaskData, key, shuffle_key, t, batch_size, data_noise, dtype):
+    """The batch of step t: x (batch_max, d), y (batch_max,).
+
+    ``key`` is the seed's key for step t, ``shuffle_key`` the seed's key for
+    epoch permutations.  Rows beyond ``batch_size`` (when it is swept) are drawn
+    but masked out by the loss.  Nothing here depends on grid values other than
+    ``batch_size``, so under ``vmap`` over the grid the draws are shared: common
+    random numbers at no extra cost.
+    """
+    if spec.online:
+        kx, kn = jax.random.split(key)
+        x = jax.random.normal(kx, (spec.batch_max, spec.input_dim), dtype)
+        y = teacher_output(data.teacher, x, spec.teacher_activation)
+        if data_noise is not None:
+            y = y + data_noise * jax.random.normal(kn, (spec.batch_max,), dtype)
+        return x, y
+    y = data.labels(data_noise) if data_noise is not None else data.y_train
+    if spec.full_batch:
+        return data.x_train, y
+    if spec.replacement:
+        idx = jax.random.randint(key, (spec.batch_max,), 0, spec.train_size)
+    else:
+        idx = _epoch_indices(shuffle_key, t, batch_size, spec.train_size, spec.batch_max)
+    return data.x_train[idx], y[idx]

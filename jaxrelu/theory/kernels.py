@@ -1,0 +1,74 @@
+"""Closed-form Gaussian integrals of two-layer networks.
+
+For pre-activations (u, v) ~ N(0, [[q1, r], [r, q2]]) the *activation kernel*
+is κ(q1, q2, r) = E[σ(u) σ'(v)].  Closed forms used here:
+
+* relu–relu (arc-cosine kernel of degree 1, Cho & Saul 2009):
+  κ = √(q1 q2)/(2π) · (sin θ + (π − θ) cos θ),  cos θ = r / √(q1 q2);
+* erf–erf with σ(x) = erf(x/√2) (Saad & Solla 1995):
+  κ = (2/π) · arcsin(r / √((1 + q1)(1 + q2)));
+* linear–linear: κ = r;  relu–linear: κ = r/2;
+  erf–linear: κ = r · √(2/π) / √(1 + q1)   (Stein's lemma).
+
+The population loss of a student f(x) = c Σ_j a_j σ(w_j·x) against a teacher
+f*(x) = Σ_k a*_k σ*(w*_k·x), x ~ N(0, I_d), is then
+
+  ε = ½ E[(f − f*)²] = ½ (c² aᵀ K(W, W) a − 2c aᵀ K(W, W*) a* + a*ᵀ K(W*, W*) a*),
+
+with K(A, B)_ij = κ(‖A_i‖², ‖B_j‖², A_i·B_j).  This is the ``population_loss``
+observable whenever both networks have no biases and a pair of activations above.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+#: activation pairs with a closed-form kernel (order-insensitive)
+CLOSED_FORM_PAIRS = {("relu", "relu"), ("erf", "erf"), ("linear", "linear"),
+                     ("linear", "relu"), ("erf", "linear")}
+
+
+def has_closed_form(act1: str, act2: str) -> bool:
+    """Whether κ for the pair (act1, act2) has a closed form here."""
+    return tuple(sorted((act1, act2))) in CLOSED_FORM_PAIRS
+
+
+def kernel(q1, q2, r, act1: str, act2: str):
+    """E[σ1(u) σ2(v)] for (u, v) ~ N(0, [[q1, r], [r, q2]]); broadcasts over arrays."""
+    pair = tuple(sorted((act1, act2)))
+    if pair == ("relu", "relu"):
+        norm = jnp.sqrt(q1 * q2)
+        safe = jnp.where(norm > 0, norm, 1.0)
+        cos = jnp.clip(r / safe, -1.0, 1.0)
+        theta = jnp.arccos(cos)
+        val = norm / (2 * jnp.pi) * (jnp.sqrt(1 - cos**2) + (jnp.pi - theta) * cos)
+        return jnp.where(norm > 0, val, 0.0)
+    if pair == ("erf", "erf"):
+        return 2 / jnp.pi * jnp.arcsin(r / jnp.sqrt((1 + q1) * (1 + q2)))
+    if pair == ("linear", "linear"):
+        return r
+    if pair == ("linear", "relu"):
+        return r / 2
+    if pair == ("erf", "linear"):
+        q_erf = q1 if act1 == "erf" else q2
+        return r * jnp.sqrt(2 / jnp.pi) / jnp.sqrt(1 + q_erf)
+    raise ValueError(f"no closed-form kernel for activations {act1!r} and {act2!r}")
+
+
+def kernel_matrix(A, B, act1: str, act2: str):
+    """K_ij = κ(‖A_i‖², ‖B_j‖², A_i·B_j); A (m, d), B (k, d) -> (m, k)."""
+    qa = jnp.sum(A * A, axis=-1)
+    qb = jnp.sum(B * B, axis=-1)
+    return kernel(qa[:, None], qb[None, :], A @ B.T, act1, act2)
+
+
+def population_loss(W, a, c, act: str, W_star, a_star, act_star: str):
+    """ε = ½ E_x[(f(x) − f*(x))²] for bias-free networks, x ~ N(0, I_d).
+
+    W (m, d), a (m,), c the output scale of the student; W_star (k, d), a_star (k,)
+    the teacher (output scale 1).  Returns a scalar.
+    """
+    ss = c * c * a @ kernel_matrix(W, W, act, act) @ a
+    st = c * a @ kernel_matrix(W, W_star, act, act_star) @ a_star
+    tt = a_star @ kernel_matrix(W_star, W_star, act_star, act_star) @ a_star
+    return 0.5 * (ss - 2 * st + tt)
