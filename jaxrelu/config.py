@@ -20,13 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jaxrelu import observables
+
 ACTIVATIONS = ("relu", "erf", "linear")
 PARAMETRIZATIONS = ("standard", "ntk", "mean_field")
-OBSERVABLES = (
-    "population_loss", "train_loss", "weight_norm", "second_layer_norm",
-    "max_teacher_cosine", "mean_teacher_cosine", "active_fraction",
-    "distance_from_init", "grad_norm",
-)
 
 #: Hyperparameters that may be grid axes; each is a traced scalar per grid point.
 SWEEPABLE = (
@@ -451,9 +448,10 @@ def _record(d) -> RecordConfig:
     obs = d.get("observables", ["population_loss"])
     if not isinstance(obs, list) or not obs:
         raise ConfigError(f"record.observables must be a non-empty list, got {obs!r}")
+    known = list(observables.REGISTRY)
     for o in obs:
-        if o not in OBSERVABLES:
-            guess = difflib.get_close_matches(str(o), OBSERVABLES, n=1)
+        if o not in known:
+            guess = difflib.get_close_matches(str(o), known, n=1)
             raise ConfigError(f"record.observables: unknown observable {o!r}"
                               + (f" (did you mean {guess[0]}?)" if guess else ""))
     if len(set(obs)) != len(obs):

@@ -160,19 +160,16 @@ def _observe_one(prog: Program, state, data, hp):
 
 
 # ============================================================ seeds × grid
-def _seed_data(prog, study_task, seed_key, shared):
-    return tasks.make_seed_data(jax.random.fold_in(seed_key, DATA), shared, study_task, jnp.dtype(prog.dtype))
-
-
 def _merge_data(shared, per_seed):
     return shared._replace(**per_seed)
 
 
-def _make_fns(prog: Program, task_cfg):
-    """Build the jitted init / segment functions for a Program."""
+def _make_fns(prog: Program):
+    """The (init, segment) functions of a Program, to be jitted."""
 
     def init(seed_keys, hp, shared):
-        per_seed = jax.vmap(lambda k: _seed_data(prog, task_cfg, k, shared))(seed_keys)
+        per_seed = jax.vmap(lambda k: tasks.make_seed_data(jax.random.fold_in(k, DATA), shared, prog.task,
+                                                           jnp.dtype(prog.dtype)))(seed_keys)
         state = jax.vmap(lambda k: jax.vmap(lambda h: _init_one(prog, k, h, shared))(hp))(seed_keys)
         S, G = seed_keys.shape[0], prog.grid_size
         state["alive"] = jnp.ones((S, G), bool)
@@ -211,7 +208,30 @@ def _make_fns(prog: Program, task_cfg):
             summary["values"] = jnp.where(m3, vals, jnp.nan)
         return {**new, "alive": alive, "fpt": fpt}, summary
 
-    return jax.jit(init), jax.jit(segment, donate_argnums=0)
+    return init, segment
+
+
+_COMPILED: dict = {}
+
+
+def _compiled(prog: Program, keys, hp, shared, valid):
+    """AOT-compiled (init, segment) for this Program and chunk shape, cached.
+
+    Returns them with the seconds spent compiling (0 when cached).
+    """
+    cache_key = (prog, keys.shape, str(getattr(keys, "sharding", None)),
+                 tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(shared)))
+    if cache_key in _COMPILED:
+        return _COMPILED[cache_key], 0.0
+    t0 = time.perf_counter()
+    init, segment = _make_fns(prog)
+    init_c = jax.jit(init).lower(keys, hp, shared).compile()
+    state, per_seed = jax.eval_shape(init, keys, hp, shared)
+    i32 = jax.ShapeDtypeStruct((), jnp.int32)
+    seg_c = jax.jit(segment, donate_argnums=0).lower(state, per_seed, keys, hp, shared, valid,
+                                                     i32, i32, i32).compile()
+    _COMPILED[cache_key] = (init_c, seg_c)
+    return (init_c, seg_c), time.perf_counter() - t0
 
 
 # ============================================================ the run
@@ -249,8 +269,11 @@ def run(study: Study, progress: Callable[[dict], None] | None = None) -> Results
     ``{"steps_done", "steps_total", "elapsed", "trajectories"}`` (steps counted
     per trajectory, summed over seeds and grid points).
     """
-    if study.run.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(study.run.dtype == "float64"):
+        return _run(study, progress)
+
+
+def _run(study: Study, progress) -> Results:
     prog, hp_np = build(study)
     S, G = study.run.seeds, prog.grid_size
     records = study.record_steps()
@@ -259,7 +282,6 @@ def run(study: Study, progress: Callable[[dict], None] | None = None) -> Results
     hp = {k: jnp.asarray(v, dt) for k, v in hp_np.items()}
     seeds_key, shared_key = jax.random.split(jax.random.PRNGKey(study.run.seed))
     shared = tasks.make_shared(shared_key, study.task, dt)
-    init_fn, segment_fn = _make_fns(prog, study.task)
     size = chunk_size(prog, study)
     n_chunks = math.ceil(S / size)
     sharding = None
@@ -276,7 +298,6 @@ def run(study: Study, progress: Callable[[dict], None] | None = None) -> Results
     fpt = np.full((S, G, len(prog.first_passage)), -1, np.int64)
     compile_s, run_s, t_start = 0.0, 0.0, time.perf_counter()
     steps_total = S * G * study.run.steps
-    compiled = {}
 
     for c in range(n_chunks):
         lo = study.run.first_seed + c * size
@@ -286,21 +307,15 @@ def run(study: Study, progress: Callable[[dict], None] | None = None) -> Results
         valid = jnp.asarray(valid_np)
         if sharding is not None:
             keys, valid = jax.device_put(keys, sharding), jax.device_put(valid, sharding)
-        if not compiled:
-            t0 = time.perf_counter()
-            compiled["init"] = init_fn.lower(keys, hp, shared).compile()
-            state, per_seed = compiled["init"](keys, hp, shared)
-            compiled["segment"] = segment_fn.lower(state, per_seed, keys, hp, shared, valid,
-                                                   jnp.int32(0), jnp.int32(0), jnp.int32(0)).compile()
-            compile_s = time.perf_counter() - t0
-        else:
-            state, per_seed = compiled["init"](keys, hp, shared)
+        (init_c, segment_c), secs = _compiled(prog, keys, hp, shared, valid)
+        compile_s += secs
+        state, per_seed = init_c(keys, hp, shared)
         t0 = time.perf_counter()
         prev = 0
         rows = slice(c * size, min((c + 1) * size, S))
         nrows = rows.stop - rows.start
         for r, step in enumerate(records):
-            state, summ = compiled["segment"](state, per_seed, keys, hp, shared, valid,
+            state, summ = segment_c(state, per_seed, keys, hp, shared, valid,
                                               jnp.int32(prev), jnp.int32(step), jnp.int32(r))
             summ = jax.device_get(summ)
             moments[r] = stats.merge(moments[r], stats.Moments(*summ["moments"]))

@@ -90,16 +90,15 @@ def make_shared(key, cfg, dtype) -> TaskData:
                     y_test=teacher_output(teacher, x_test, cfg.teacher_activation))
 
 
-def make_seed_data(key, shared: TaskData, cfg, dtype) -> dict:
+def make_seed_data(key, shared: TaskData, spec: TaskSpec, dtype) -> dict:
     """The per-seed arrays of a finite training set (empty when online)."""
-    if cfg.kind == "teacher_student" and cfg.train_size == "online":
+    if spec.online:
         return {}
     kx, kn = jax.random.split(key)
-    n = len(cfg.targets) if cfg.kind == "dataset" else cfg.train_size
-    out = {"e_train": jax.random.normal(kn, (n,), dtype)}
-    if cfg.kind == "teacher_student":
-        x = jax.random.normal(kx, (n, cfg.input_dim), dtype)
-        out.update(x_train=x, y_train=teacher_output(shared.teacher, x, cfg.teacher_activation))
+    out = {"e_train": jax.random.normal(kn, (spec.train_size,), dtype)}
+    if spec.kind == "teacher_student":
+        x = jax.random.normal(kx, (spec.train_size, spec.input_dim), dtype)
+        out.update(x_train=x, y_train=teacher_output(shared.teacher, x, spec.teacher_activation))
     return out
 
 
