@@ -848,7 +848,7 @@ def fit_power_law(x, y, yerr=None, level: float = 0.95, *, x0: float = 1.0,
         crit = stats.norm.ppf(_two_sided(level))
         chi2_p = float(stats.chi2.sf(chi2, dof))
     else:
-        pass
+        cov = cov * chi2 / dof
         crit = stats.t.ppf(_two_sided(level), dof)
         chi2_p = np.nan
     se = np.sqrt(np.diag(cov))

@@ -10,22 +10,11 @@ SE = √(level(1 − level)/R).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import signal, stats
 
-try:
-    from jaxrelu import analysis as A
-except ImportError:  # the package __init__ imports engine modules that may not exist yet
-    _spec = importlib.util.spec_from_file_location(
-        "jaxrelu_analysis", Path(__file__).resolve().parents[1] / "jaxrelu" / "analysis.py")
-    A = importlib.util.module_from_spec(_spec)
-    sys.modules["jaxrelu_analysis"] = A
-    _spec.loader.exec_module(A)
+from jaxrelu import analysis as A
 
 
 def coverage_tol(level, reps, k=4.0):
@@ -270,6 +259,13 @@ def test_kaplan_meier_exact_cases():
     assert A.kaplan_meier(np.array([1.0, np.inf, 3.0, np.inf]), censor_time=2.5).time.tolist() == [1.0]
     with pytest.raises(ValueError, match="censor_time"):
         A.kaplan_meier(np.array([1.0, np.inf]))
+    # exact Poisson (Garwood) rate interval, from tables: 3 events → [0.6187, 8.7673],
+    # 0 events → [0, 3.6889] (= −ln 0.025), divided by the exposure (1+2+3+4 = 10)
+    r = A.exponential_rate(np.array([1.0, 2.0, 3.0, np.inf]), censor_time=4.0)
+    assert (r.events, r.exposure) == (3, 10.0) and np.isclose(r.rate, 0.3)
+    assert np.allclose([r.low, r.high], [0.06187, 0.87673], atol=1e-5)
+    r0 = A.exponential_rate(np.array([np.inf, np.inf]), censor_time=5.0)
+    assert (r0.rate, r0.low) == (0.0, 0.0) and np.isclose(r0.high, 0.36889, atol=1e-5)
     # median not reached: estimate inf
     assert A.median_survival(np.array([1.0, np.inf, np.inf, np.inf]), censor_time=9.0).estimate == np.inf
 

@@ -1,0 +1,3 @@
+import sys
+from jaxrelu.cli import main
+sys.exit(main())

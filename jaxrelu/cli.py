@@ -1,0 +1,173 @@
+"""Command line: ``jaxrelu run | plot | experiments | validate``.
+
+Exit codes: 0 success, 2 invalid input (one line ``error: ...`` naming the key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from jaxrelu import config
+from jaxrelu.config import ConfigError
+from jaxrelu.results import ResultsError
+
+
+def experiments_dir() -> Path:
+    """The built-in experiments folder (``experiments/`` beside the package)."""
+    here = Path(__file__).resolve().parent.parent / "experiments"
+    return here if here.is_dir() else Path.cwd() / "experiments"
+
+
+def resolve_config(name: str) -> Path:
+    """A path, or the name of a built-in experiment (``quickstart``)."""
+    p = Path(name)
+    if p.exists() or p.suffix == ".toml" or "/" in name:
+        return p
+    builtin = experiments_dir() / f"{name}.toml"
+    return builtin if builtin.exists() else p
+
+
+class Progress:
+    """A progress line on stderr, updated between compiled segments."""
+
+    def __init__(self, stream=sys.stderr, min_interval=0.5):
+        self.stream, self.min_interval, self.last = stream, min_interval, 0.0
+        self.tty = stream.isatty()
+
+    def __call__(self, p: dict) -> None:
+        now = time.perf_counter()
+        done, total = p["steps_done"], p["steps_total"]
+        if done < total and now - self.last < (self.min_interval if self.tty else 10.0):
+            return
+        self.last = now
+        frac = done / total if total else 1.0
+        rate = done / p["elapsed"] if p["elapsed"] > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        bar = "#" * int(30 * frac)
+        line = (f"[{bar:<30}] {100 * frac:5.1f}%  {done:.3g}/{total:.3g} trajectory-steps  "
+                f"{rate:.3g} steps/s  ETA {eta:5.0f}s")
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        if self.tty and done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _fresh_out(cfg_path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path("runs") / f"{cfg_path.stem}-{stamp}"
+    out, i = base, 1
+    while out.exists():
+        out, i = Path(f"{base}-{i}"), i + 1
+    return out
+
+
+def cmd_run(args) -> int:
+    path = resolve_config(args.config)
+    study = config.load(path, args.set)
+    out = Path(args.out) if args.out else _fresh_out(path)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        raise ResultsError(f"output directory {str(out)!r} is not empty; choose another --out or pass --overwrite")
+    import jaxrelu
+    print(f"running {path}: {study.run.seeds} seeds x {max(1, _prod(study.grid_shape))} grid points "
+          f"x {study.run.steps} steps", file=sys.stderr)
+    res = jaxrelu.run(study, progress=None if args.quiet else Progress())
+    res.save(out, overwrite=args.overwrite)
+    m = res.meta
+    print(f"compiled in {m['compile_seconds']:.1f}s, ran in {m['run_seconds']:.1f}s "
+          f"({m['trajectory_steps_per_second']:.3g} trajectory-steps/s)", file=sys.stderr)
+    if args.figures:
+        from jaxrelu import plot
+        for f in plot.save_standard_figures(res, Path(args.figures) / path.stem):
+            print(f"figure: {f}", file=sys.stderr)
+    print(out)
+    return 0
+
+
+def cmd_plot(args) -> int:
+    import jaxrelu
+    from jaxrelu import plot
+    res = jaxrelu.load(args.results)
+    if args.observable is not None and args.observable not in res.observables:
+        raise ResultsError(f"--observable {args.observable!r} is not in the results; have: {', '.join(res.observables)}")
+    out = Path(args.out) if args.out else Path(args.results) / "figures"
+    for f in plot.save_standard_figures(res, out, observable=args.observable):
+        print(f)
+    return 0
+
+
+def cmd_experiments(args) -> int:
+    d = experiments_dir()
+    files = sorted(d.glob("*.toml"))
+    if not files:
+        print(f"no experiments found in {d}", file=sys.stderr)
+        return 1
+    for f in files:
+        try:
+            desc = config.load(f).description.strip().splitlines()[0]
+        except (ConfigError, IndexError):
+            desc = ""
+        print(f"{f.stem:<28} {desc}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    path = resolve_config(args.config)
+    study = config.load(path, args.set)
+    from jaxrelu import engine
+    prog, _ = engine.build(study)            # also checks what depends on several sections
+    n = max(1, _prod(study.grid_shape))
+    print(f"ok: {path}: {study.run.seeds} seeds x {n} grid points x {study.run.steps} steps, "
+          f"{len(study.record_steps())} records of {', '.join(study.record.observables)}")
+    return 0
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jaxrelu", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a study and write its results directory")
+    r.add_argument("config", help="TOML file, or the name of a built-in experiment")
+    r.add_argument("--out", help="results directory (default: a fresh folder under runs/)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set optimizer.lr=0.01 (repeatable)")
+    r.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
+    r.add_argument("--figures", metavar="DIR", help="also write the standard figures into DIR/<config name>/")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_run)
+    pl = sub.add_parser("plot", help="standard figures of a results directory")
+    pl.add_argument("results")
+    pl.add_argument("--observable")
+    pl.add_argument("--out", help="folder for the PNG files (default: RESULTS/figures)")
+    pl.set_defaults(func=cmd_plot)
+    e = sub.add_parser("experiments", help="list the built-in experiments")
+    e.set_defaults(func=cmd_experiments)
+    v = sub.add_parser("validate", help="check a config without running it")
+    v.add_argument("config")
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    v.set_defaults(func=cmd_validate)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, ResultsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
