@@ -1,4 +1,4 @@
-"""Command line: ``jaxrelu run | plot | experiments | validate``.
+"""Command line: ``jaxrelu run | plot | experiments | validate | bench``.
 
 Exit codes: 0 success, 2 invalid input (one line ``error: ...`` naming the key).
 """
@@ -154,10 +154,15 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("config")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     v.set_defaults(func=cmd_validate)
+    sub.add_parser("bench", help="benchmark against peers and machine limits (jaxrelu bench --help)")
     return p
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:                      # the benchmark parses its own options
+        from jaxrelu.bench import main as bench_main
+        return bench_main(argv[1:])
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -444,7 +444,6 @@ def _optimizer(d) -> OptimizerConfig:
 
 
 def _record(d) -> RecordConfig:
-    s = "record"
     obs = d.get("observables", ["population_loss"])
     if not isinstance(obs, list) or not obs:
         raise ConfigError(f"record.observables must be a non-empty list, got {obs!r}")
