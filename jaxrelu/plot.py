@@ -31,6 +31,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from jaxrelu.results import Results
@@ -83,12 +84,23 @@ def _short_names(axes: list[str]) -> list[str]:
     return [a if shorts.count(s) > 1 else s for a, s in zip(axes, shorts)]
 
 
+def _axis_values(res: Results, axis: str) -> list[str]:
+    """The values of a grid axis as short strings: 3 significant digits, more only if needed
+    to tell them apart (0.00398107 -> 0.00398)."""
+    vals = np.asarray(res[axis], np.float64)
+    for p in range(3, 17):
+        out = [f"{v:.{p}g}" for v in vals]
+        if len(set(out)) == len(set(vals.tolist())):
+            return out
+    return [_fmt(v) for v in vals]
+
+
 def _point_label(res: Results, idx: tuple[int, ...], axes: list[str] | None = None) -> str:
     """``lr=0.01, label_noise=0.5`` for grid index ``idx`` over ``axes`` (default: all)."""
     axes = res.grid_axes if axes is None else axes
     names = _short_names(res.grid_axes)
     short = dict(zip(res.grid_axes, names))
-    return ", ".join(f"{short[a]}={_fmt(res[a][i])}" for a, i in zip(axes, idx))
+    return ", ".join(f"{short[a]}={_axis_values(res, a)[i]}" for a, i in zip(axes, idx))
 
 
 def _grid_indices(res: Results) -> list[tuple[int, ...]]:
@@ -124,10 +136,17 @@ def _log_spaced(step) -> bool:
     return pos.size >= 4 and pos[-1] / pos[0] >= 100 and np.median(pos) < 0.1 * pos[-1]
 
 
-def _set_step_scale(ax, step, logx: bool | None) -> None:
+def _set_step_scale(ax, step, logx: bool | None, limits: bool | str = True) -> None:
+    """Log (symlog with step 0) x axis for log-spaced records; x limits = the recorded steps
+    (``limits="left"``: only the lower one)."""
     s = np.asarray(step, np.float64)
     if logx is None:
         logx = _log_spaced(s)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if s.size == 1:                       # a single record: one tick at its step
+        ax.set_xticks(s)
+    if limits and s.size > 1:
+        ax.set_xlim(s[0], s[-1] if limits != "left" else None)
     if not logx:
         return
     pos = s[s > 0]
@@ -162,13 +181,22 @@ _LINESTYLES = ("-", "--", "-.", ":")
 
 
 def _legend(ax, handles, n_points: int) -> None:
+    """Inside the axes for a few entries, outside on the right for up to 14, else below
+    in columns (the figure grows to make room)."""
     if not handles:
         return
     if n_points <= 4 and len(handles) <= 7:
         ax.legend(handles=handles, fontsize="small", framealpha=0.85)
-    else:
+    elif len(handles) <= 14:
         ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                   borderaxespad=0.0, frameon=False)
+    else:
+        fig = ax.figure
+        ncol = 3 if max(len(h.get_label()) for h in handles) <= 28 else 2
+        rows = -(-len(handles) // ncol)
+        fig.set_figheight(fig.get_figheight() + 0.2 * rows + 0.2)
+        fig.legend(handles=handles, fontsize="x-small", loc="outside lower center", ncol=ncol,
+                   frameon=False)
 
 
 def _new_figure(height: float = _HEIGHT, width: float = _WIDTH) -> Figure:
@@ -224,8 +252,9 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
 
     ``grid_points``: optional list of grid index tuples to draw (default: all).
     ``fan``: ``True`` draws every symmetric quantile pair for up to two grid
-    points and only the innermost pair (e.g. the quartiles) for more, so that
-    the bands stay readable; ``"all"`` always draws every pair; ``False`` none.  Raises ``ValueError`` when
+    points, only the innermost pair (e.g. the quartiles) for three to eight,
+    and no fan beyond, so that the figure stays readable; ``"all"`` always
+    draws every pair and the median; ``False`` none.  Raises ``ValueError`` when
     ``observable`` was not recorded.
     """
     _require(res, observable)
@@ -241,7 +270,9 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
     idxs = _grid_indices(res) if grid_points is None else [_index(res, g) for g in grid_points]
     if fan is not True and fan != "all" and fan is not False:
         raise ValueError(f"fan must be True, False or 'all', got {fan!r}")
-    if fan is True and len(idxs) > 2:
+    if fan is True and len(idxs) > 8:
+        quant, pairs, med = None, [], None
+    elif fan is True and len(idxs) > 2:
         pairs = pairs[-1:]
     div = np.asarray(res["diverged.fraction"], np.float64) if "diverged.fraction" in res else None
     show_div = div is not None and any(np.nanmax(div[i], initial=0.0) > 0 for i in idxs)
@@ -394,7 +425,7 @@ def plot_density(res: Results, observable: str, grid_index=None, *, log_color: b
     lo, hi = (max(occupied[0] - 1, 0), min(occupied[-1] + 2, len(edges) - 1)) if occupied.size \
         else (0, len(edges) - 1)
     ax.set_ylim(edges[lo], edges[hi])
-    _set_step_scale(ax, step, logx)
+    _set_step_scale(ax, step, logx, limits=False)
     ax.set_xlim(xe[0], xe[-1])
     ax.set_xlabel("SGD step")
     ax.set_ylabel(_nice(observable))
@@ -438,7 +469,7 @@ def plot_survival(res: Results, observable: str | None = None, *, logx: bool | N
         label = _point_label(res, idx) if idx else None   # linestyles too: curves often coincide
         handles.append(ax.step(step, surv[idx], where="post", color=c, lw=1.8, marker=marker,
                                ls=_LINESTYLES[k % len(_LINESTYLES)], label=label)[0])
-    _set_step_scale(ax, step, logx)
+    _set_step_scale(ax, step, logx, limits="left")   # right margin: a drop at the last record shows
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("SGD step")
     ax.set_ylabel("fraction of seeds not yet crossed")
@@ -505,7 +536,7 @@ def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | No
     any_dead = False
     for c, combo in zip(_colors(len(combos)), combos):
         m, s, d = mean[combo][order], sem[combo][order], div[combo][order]
-        label = _point_label(res, combo, others) if others else None
+        label = _point_label(res, combo, others) if others else "mean ± s.e.m."
         cont = ax.errorbar(x[order], m, yerr=np.where(np.isfinite(s), s, 0.0), color=c, marker="o",
                            ms=4, lw=1.5, capsize=3, label=label)
         handles.append(cont)
@@ -539,7 +570,7 @@ def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | No
 # ================================================================== save all
 def _slug(res: Results, idx: tuple[int, ...]) -> str:
     names = _short_names(res.grid_axes)
-    return "_".join(f"{n}={_fmt(res[a][i])}" for n, a, i in zip(names, res.grid_axes, idx))
+    return "_".join(f"{n}={_axis_values(res, a)[i]}" for n, a, i in zip(names, res.grid_axes, idx))
 
 
 def save_standard_figures(results: Results | str | os.PathLike, out_dir_or_file: str | os.PathLike,

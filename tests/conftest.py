@@ -13,5 +13,6 @@ def study(**sections):
             "optimizer": {"lr": 0.05},
             "record": {"observables": ["population_loss"]}}
     for k, v in sections.items():
-        base[k] = {**base.get(k, {}), **v} if isinstance(v, dict) and k != "sweep" else v
+        replace = k == "sweep" or not isinstance(v, dict) or "kind" in v   # a new task kind starts afresh
+        base[k] = v if replace else {**base.get(k, {}), **v}
     return config.from_dict(base)
