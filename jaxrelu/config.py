@@ -59,6 +59,7 @@ class RunConfig:
     chunk_size: int | None = None   # seeds per compiled call; None = from memory_budget
     memory_budget: float = 2.0      # GiB for simulation state per chunk
     blowup: float = 1e6             # |parameter| above this counts as diverged
+    checkpoint_every: int = 50      # segments between checkpoints (CLI runs); 0 = only per chunk
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,8 @@ def _run(d) -> RunConfig:
         dtype=_choice(d, s, "dtype", "float32", ("float32", "float64")),
         chunk_size=_int(d, s, "chunk_size", None, none_ok=True),
         memory_budget=_float(d, s, "memory_budget", 2.0, strict=True),
-        blowup=_float(d, s, "blowup", 1e6, strict=True))
+        blowup=_float(d, s, "blowup", 1e6, strict=True),
+        checkpoint_every=_int(d, s, "checkpoint_every", 50, lo=0))
     if r.record_every is not None and r.records is not None:
         raise ConfigError("run.records and run.record_every are exclusive; give one")
     if r.record_every is not None and r.record_every > r.steps:

@@ -27,9 +27,14 @@ a new grid value never recompiles; programs are cached per :class:`Program`
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import platform
+import signal
+import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
@@ -39,7 +44,7 @@ import numpy as np
 
 from jaxrelu import model, noise, observables, stats, tasks
 from jaxrelu.config import SWEEPABLE, ConfigError, Study
-from jaxrelu.results import STATS, Results
+from jaxrelu.results import STATS, Results, ResultsError, _atomic_write
 from jaxrelu.theory import kernels
 
 INIT, DATA, SHUFFLE, STEPS = 0, 1, 2, 3      # per-seed key streams
@@ -164,8 +169,16 @@ def _merge_data(shared, per_seed):
     return shared._replace(**per_seed)
 
 
-def _make_fns(prog: Program):
-    """The (init, segment) functions of a Program, to be jitted."""
+def _make_fns(prog: Program, sharding=None):
+    """The (init, segment) functions of a Program, to be jitted.
+
+    With a ``sharding`` over the seed axis, per-seed arrays are constrained to it
+    (statistics over seeds then reduce across devices).
+    """
+    def shard(tree):
+        if sharding is None:
+            return tree
+        return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), tree)
 
     def init(seed_keys, hp, shared):
         per_seed = jax.vmap(lambda k: tasks.make_seed_data(jax.random.fold_in(k, DATA), shared, prog.task,
@@ -174,7 +187,7 @@ def _make_fns(prog: Program):
         S, G = seed_keys.shape[0], prog.grid_size
         state["alive"] = jnp.ones((S, G), bool)
         state["fpt"] = jnp.full((S, G, len(prog.first_passage)), -1, jnp.int32)
-        return state, per_seed
+        return shard(state), shard(per_seed)
 
     def step_all(t, state, per_seed, seed_keys, hp, shared):
         def seed_fn(st, ps, k):
@@ -206,7 +219,7 @@ def _make_fns(prog: Program):
                                  for i, e in prog.histograms)}
         if prog.return_values:
             summary["values"] = jnp.where(m3, vals, jnp.nan)
-        return {**new, "alive": alive, "fpt": fpt}, summary
+        return shard({**new, "alive": alive, "fpt": fpt}), summary
 
     return init, segment
 
@@ -224,7 +237,7 @@ def _compiled(prog: Program, keys, hp, shared, valid):
     if cache_key in _COMPILED:
         return _COMPILED[cache_key], 0.0
     t0 = time.perf_counter()
-    init, segment = _make_fns(prog)
+    init, segment = _make_fns(prog, getattr(keys, "sharding", None) if jax.local_device_count() > 1 else None)
     init_c = jax.jit(init).lower(keys, hp, shared).compile()
     state, per_seed = jax.eval_shape(init, keys, hp, shared)
     i32 = jax.ShapeDtypeStruct((), jnp.int32)
@@ -262,18 +275,87 @@ def chunk_size(prog: Program, study: Study) -> int:
     return math.ceil(size / n_dev) * n_dev
 
 
-def run(study: Study, progress: Callable[[dict], None] | None = None) -> Results:
+def run(study: Study, progress: Callable[[dict], None] | None = None,
+        checkpoint: str | os.PathLike | None = None) -> Results:
     """Run every seed at every grid point; return statistics over seeds.
 
     ``progress``, if given, is called between compiled segments with a dict
     ``{"steps_done", "steps_total", "elapsed", "trajectories"}`` (steps counted
     per trajectory, summed over seeds and grid points).
+
+    ``checkpoint``: a directory.  The run state (parameters, optimiser state,
+    accumulated statistics, first passages) is written atomically to
+    ``checkpoint/checkpoint.npz`` every ``run.checkpoint_every`` segments, at the
+    end of each chunk and on Ctrl-C; if that file exists the run resumes from it
+    and gives results bitwise identical to an uninterrupted run.
     """
     with jax.enable_x64(study.run.dtype == "float64"):
-        return _run(study, progress)
+        return _run(study, progress, None if checkpoint is None else Path(checkpoint))
 
 
-def _run(study: Study, progress) -> Results:
+class _Accumulators:
+    """Host-side statistics of a run, merged chunk by chunk (float64)."""
+
+    def __init__(self, prog: Program, S: int, R: int):
+        G, n_obs = prog.grid_size, len(prog.observables)
+        shape = (R, G, n_obs)
+        self.arrays = {"m.count": np.zeros(shape), "m.mean": np.zeros(shape), "m.m2": np.zeros(shape),
+                       "m.min": np.full(shape, np.inf), "m.max": np.full(shape, -np.inf),
+                       "diverged": np.zeros((R, G), np.int64),
+                       "fpt": np.full((S, G, len(prog.first_passage)), -1, np.int64)}
+        for j, (_, e) in enumerate(prog.histograms):
+            self.arrays[f"hist{j}"] = np.zeros((R, G, len(e) - 1), np.int64)
+        if prog.return_values:
+            vdt = np.float64 if prog.dtype == "float64" else np.float32
+            self.arrays["values"] = np.full((S, G, n_obs, R), np.nan, vdt)
+
+    def add(self, r: int, rows: slice, summ: dict) -> None:
+        a = self.arrays
+        old = stats.Moments(*(a[f"m.{k}"][r] for k in stats.Moments._fields))
+        new = stats.Moments(*summ["moments"])
+        merged = stats.merge(old, new) if old.count.any() else stats.merge(None, new)
+        for k, v in zip(stats.Moments._fields, merged):
+            a[f"m.{k}"][r] = v
+        a["diverged"][r] += summ["diverged"]
+        for j, h in enumerate(summ["hist"]):
+            a[f"hist{j}"][r] += h
+        if "values" in a:
+            a["values"][rows, :, :, r] = summ["values"][: rows.stop - rows.start]
+
+    def moments(self, r: int) -> stats.Moments:
+        return stats.Moments(*(self.arrays[f"m.{k}"][r] for k in stats.Moments._fields))
+
+
+def _save_checkpoint(path: Path, acc: _Accumulators, position: dict, state) -> None:
+    arrays = {f"acc.{k}": v for k, v in acc.arrays.items()}
+    if state is not None:
+        for i, leaf in enumerate(jax.tree.leaves(state)):
+            arrays[f"state.{i}"] = np.asarray(jax.device_get(leaf))
+    arrays["position"] = np.asarray(json.dumps(position))
+    path.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path / CHECKPOINT, lambda f: np.savez(f, **arrays))
+
+
+def _load_checkpoint(path: Path, acc: _Accumulators, fingerprint: str):
+    file = path / CHECKPOINT
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            position = json.loads(str(z["position"]))
+            for k in acc.arrays:
+                acc.arrays[k] = z[f"acc.{k}"]
+            leaves = [z[k] for k in sorted((k for k in z.files if k.startswith("state.")),
+                                           key=lambda k: int(k.split(".")[1]))]
+    except Exception as e:  # noqa: BLE001 - a damaged file is reported, never half-used
+        raise ResultsError(f"{str(file)!r}: corrupt checkpoint ({type(e).__name__}: {e})") from None
+    if position.get("fingerprint") != fingerprint:
+        raise ResultsError(f"{str(file)!r} was written by a different study; refusing to resume from it")
+    return position, leaves
+
+
+CHECKPOINT = "checkpoint.npz"
+
+
+def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
     prog, hp_np = build(study)
     S, G = study.run.seeds, prog.grid_size
     records = study.record_steps()
@@ -289,56 +371,90 @@ def _run(study: Study, progress) -> Results:
         mesh = jax.sharding.Mesh(np.array(jax.local_devices()), ("seeds",))
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
 
-    n_obs = len(prog.observables)
-    moments = [None] * R
-    diverged = np.zeros((R, G), np.int64)
-    hists = [[np.zeros((G, len(e) - 1), np.int64) for _, e in prog.histograms] for _ in range(R)]
-    keep_values = prog.return_values
-    values = np.full((S, G, n_obs, R), np.nan, np.float32 if dt == jnp.float32 else np.float64) if keep_values else None
-    fpt = np.full((S, G, len(prog.first_passage)), -1, np.int64)
-    compile_s, run_s, t_start = 0.0, 0.0, time.perf_counter()
+    acc = _Accumulators(prog, S, R)
+    fingerprint = json.dumps([study.to_dict(), size], sort_keys=True)
+    position = {"chunk": 0, "record": 0, "compile_seconds": 0.0, "run_seconds": 0.0, "fingerprint": fingerprint}
+    saved_state = None
+    if ckpt_dir is not None and (ckpt_dir / CHECKPOINT).exists():
+        position, saved_state = _load_checkpoint(ckpt_dir, acc, fingerprint)
+    compile_s, run_s = position["compile_seconds"], position["run_seconds"]
+    t_start = time.perf_counter()
     steps_total = S * G * study.run.steps
+    every = study.run.checkpoint_every
 
-    for c in range(n_chunks):
-        lo = study.run.first_seed + c * size
-        idx = np.arange(lo, lo + size, dtype=np.uint32)
-        valid_np = np.arange(c * size, c * size + size) < S
-        keys = _seed_keys(seeds_key, jnp.asarray(idx))
-        valid = jnp.asarray(valid_np)
-        if sharding is not None:
-            keys, valid = jax.device_put(keys, sharding), jax.device_put(valid, sharding)
-        (init_c, segment_c), secs = _compiled(prog, keys, hp, shared, valid)
-        compile_s += secs
-        state, per_seed = init_c(keys, hp, shared)
-        t0 = time.perf_counter()
-        prev = 0
-        rows = slice(c * size, min((c + 1) * size, S))
-        nrows = rows.stop - rows.start
-        for r, step in enumerate(records):
-            state, summ = segment_c(state, per_seed, keys, hp, shared, valid,
-                                              jnp.int32(prev), jnp.int32(step), jnp.int32(r))
-            summ = jax.device_get(summ)
-            moments[r] = stats.merge(moments[r], stats.Moments(*summ["moments"]))
-            diverged[r] += summ["diverged"]
-            for h, arr in zip(hists[r], summ["hist"]):
-                h += arr
-            if keep_values:
-                values[rows, :, :, r] = summ["values"][:nrows]
-            if progress is not None:
-                done = (c * size * G * study.run.steps + min(size, S - c * size) * G * step)
-                progress({"steps_done": done, "steps_total": steps_total,
-                          "elapsed": time.perf_counter() - t_start, "trajectories": S * G})
-            prev = step
-        fpt[rows] = np.asarray(jax.device_get(state["fpt"]))[:nrows]
-        run_s += time.perf_counter() - t0
-        del state, per_seed
+    with _DeferInterrupt() as interrupt:
+        for c in range(position["chunk"], n_chunks):
+            lo = study.run.first_seed + c * size
+            idx = np.arange(lo, lo + size, dtype=np.uint32)
+            keys = _seed_keys(seeds_key, jnp.asarray(idx))
+            valid = jnp.asarray(np.arange(c * size, c * size + size) < S)
+            if sharding is not None:
+                keys, valid = jax.device_put(keys, sharding), jax.device_put(valid, sharding)
+            (init_c, segment_c), secs = _compiled(prog, keys, hp, shared, valid)
+            compile_s += secs
+            state, per_seed = init_c(keys, hp, shared)
+            r0 = 0
+            if saved_state is not None and position["chunk"] == c and position["record"] > 0:
+                tree = jax.tree.structure(state)
+                state = jax.tree.unflatten(tree, [jax.device_put(jnp.asarray(v), getattr(old, "sharding", None))
+                                                  for v, old in zip(saved_state, jax.tree.leaves(state))])
+                r0 = position["record"]
+            saved_state = None
+            t0 = time.perf_counter()
+            rows = slice(c * size, min((c + 1) * size, S))
+            since_ckpt = 0
+            for r in range(r0, R):
+                prev = records[r - 1] if r > 0 else 0
+                state, summ = segment_c(state, per_seed, keys, hp, shared, valid,
+                                        jnp.int32(prev), jnp.int32(records[r]), jnp.int32(r))
+                acc.add(r, rows, jax.device_get(summ))
+                since_ckpt += 1
+                if progress is not None:
+                    done = c * size * G * study.run.steps + (rows.stop - rows.start) * G * records[r]
+                    progress({"steps_done": done, "steps_total": steps_total,
+                              "elapsed": time.perf_counter() - t_start, "trajectories": S * G})
+                if ckpt_dir is not None and r + 1 < R and (interrupt.requested or (every and since_ckpt >= every)):
+                    pos = {**position, "chunk": c, "record": r + 1, "compile_seconds": compile_s,
+                           "run_seconds": run_s + time.perf_counter() - t0}
+                    _save_checkpoint(ckpt_dir, acc, pos, state)
+                    since_ckpt = 0
+                if interrupt.requested:
+                    raise KeyboardInterrupt
+            acc.arrays["fpt"][rows] = np.asarray(jax.device_get(state["fpt"]))[: rows.stop - rows.start]
+            run_s += time.perf_counter() - t0
+            del state, per_seed
+            if ckpt_dir is not None and c + 1 < n_chunks:
+                _save_checkpoint(ckpt_dir, acc, {**position, "chunk": c + 1, "record": 0,
+                                                 "compile_seconds": compile_s, "run_seconds": run_s}, None)
+            if interrupt.requested:
+                raise KeyboardInterrupt
 
-    return _finalize(study, prog, hp_np, records, moments, diverged, hists, values, fpt,
-                     compile_s, run_s, size, n_chunks)
+    res = _finalize(study, prog, records, acc, compile_s, run_s, size, n_chunks)
+    return res
 
 
-def _finalize(study, prog, hp_np, records, moments, diverged, hists, values, fpt,
-              compile_s, run_s, size, n_chunks) -> Results:
+class _DeferInterrupt:
+    """Turn Ctrl-C into a flag checked between compiled segments (main thread only)."""
+
+    def __enter__(self):
+        self.requested = False
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:                      # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
+def _finalize(study, prog, records, acc: _Accumulators, compile_s, run_s, size, n_chunks) -> Results:
     gshape = study.grid_shape
     S, G = study.run.seeds, prog.grid_size
     R = len(records)
@@ -347,7 +463,9 @@ def _finalize(study, prog, hp_np, records, moments, diverged, hists, values, fpt
               "seed": np.arange(study.run.first_seed, study.run.first_seed + S, dtype=np.int64)}
     for axis, vals in study.sweep:
         arrays[axis] = np.asarray(vals, np.float64)
-    fin = [stats.finalize(m) for m in moments]                      # per record: (G, n_obs)
+    fin = [stats.finalize(acc.moments(r)) for r in range(R)]       # per record: (G, n_obs)
+    values = acc.arrays.get("values")
+    diverged, fpt = acc.arrays["diverged"], acc.arrays["fpt"]
     qlevels = study.record.quantiles
     notes = []
     for i, name in enumerate(prog.observables):
@@ -361,7 +479,7 @@ def _finalize(study, prog, hp_np, records, moments, diverged, hists, values, fpt
             arrays[f"{name}.per_seed"] = to_grid(np.moveaxis(values[:, :, i, :], 0, 1))
     for (i, edges), j in zip(prog.histograms, range(len(prog.histograms))):
         name = prog.observables[i]
-        arrays[f"{name}.hist"] = to_grid(np.stack([hists[r][j] for r in range(R)], axis=1))
+        arrays[f"{name}.hist"] = to_grid(np.moveaxis(acc.arrays[f"hist{j}"], 0, 1))
         arrays[f"{name}.hist_edges"] = np.asarray(edges)
     arrays["diverged.count"] = to_grid(diverged.T.copy())
     arrays["diverged.fraction"] = to_grid(diverged.T / S)

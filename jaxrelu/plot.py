@@ -37,8 +37,14 @@ from matplotlib.transforms import blended_transform_factory
 from jaxrelu.results import Results
 from jaxrelu.results import load as _load
 
-__all__ = ["DPI", "plot_trajectories", "plot_density", "plot_survival",
-           "plot_final_vs_noise", "save_standard_figures"]
+__all__ = [
+    "DPI",
+    "plot_density",
+    "plot_final_vs_noise",
+    "plot_survival",
+    "plot_trajectories",
+    "save_standard_figures",
+]
 
 #: Resolution of the figures and of the saved PNG files.
 DPI = 150
@@ -111,7 +117,7 @@ def _n_seeds(res: Results) -> int | None:
     if "seeds" in res.meta:
         return int(res.meta["seeds"])
     if "seed" in res:
-        return int(len(res["seed"]))
+        return len(res["seed"])
     return None
 
 
@@ -336,7 +342,8 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
     ax.set_title(title, fontsize="medium")
     ax.grid(True, which="major", alpha=0.3)
     if axd is not None:
-        axd.set_ylim(-0.03, 1.03)
+        dmax = max(float(np.nanmax(div[i], initial=0.0)) for i in idxs)
+        axd.set_ylim(0.0, min(1.03, max(0.05, 1.25 * dmax)))
         axd.set_ylabel("diverged\nfraction", fontsize="small")
         axd.grid(True, alpha=0.3)
         axd.set_xlabel("SGD step")

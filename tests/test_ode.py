@@ -1,7 +1,7 @@
 """Tests of the ODE limit of online SGD (jaxrelu.theory.ode).
 
 * every Gaussian integral (I2, I3, I4, J2) of every activation against a plain
-  Monte Carlo estimate (2·10⁶ samples, float64) within 4 standard errors, the
+  Monte Carlo estimate (10⁶ samples, float64) within 4 standard errors, the
   SE being the sample std / √N (≈ 1e-3 absolute for the typical integrals);
 * the relu I4 (fixed quasi-Monte Carlo rule) also against a semi-analytic
   reference (Stein's lemma + Genz's quadrivariate orthant probability);
@@ -26,7 +26,7 @@ from jaxrelu.theory import ode
 from jaxrelu.theory.kernels import population_loss
 
 ACTS = ("relu", "erf", "linear")
-N_MC = 2_000_000
+N_MC = 1_000_000
 
 
 # --------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_rhs_vs_monte_carlo_drift(act):
     C = np.asarray(ode.covariance(s, t), float)
     v = np.asarray(s.v, float)
     u = np.concatenate([v, -As])
-    h = gaussian_samples(rng, C, 1_000_000)
+    h = gaussian_samples(rng, C, 400_000)
     lam = h[:, :K]
     e = np_sigma(h, act) @ u - noise * rng.normal(size=h.shape[0])   # f − y
     gp = np_dsigma(lam, act)
@@ -320,7 +320,7 @@ def _plateau_eps(K, eta, eta_t, second_order):
     s0 = ode.State(Q=0.2 * jnp.eye(K), R=1e-3 * jnp.ones((K, K)), v=jnp.ones(K))
     tr = ode.integrate(s0, teacher, [eta_t / eta], activation="erf", eta=eta,
                        second_order=second_order, train_second_layer=False,
-                       dt=min(0.5, 0.1 / eta))
+                       dt=0.05 / eta)
     return float(tr.eps[-1])
 
 
@@ -379,9 +379,15 @@ def simulate_sgd(W0, a0, Wt, at, *, lr, batch_size, n_records, record_every, lab
 
 
 def sgd_vs_ode(*, eta, d=1000, K=2, M=2, a_star=(1.0, 1.0), seeds=64, batch_size=1,
-               label_noise=0.0, n_records=6, record_every=500, seed=0):
+               label_noise=0.0, n_records=6, record_every=500, seed=0, log2_samples=12):
     """Simulated ε (seeds, n) and the ODE from each seed's initial conditions,
-    with and without the η² terms; times t = steps/d."""
+    with and without the η² terms; times t = steps/d.
+
+    The relu I4 uses 2¹² QMC points here (4× faster than the default; changes
+    ε_g by ≈ 2e-3 relative at η = 2, well below the SE of the simulated mean).
+    RK4 with dt = 0.05 is stable for these η and |a| ≲ 3 (dt = 0.1 is not for
+    the seeds with the largest initial second layer at η = 2).
+    """
     k1, k2, k3, k4 = jax.random.split(jax.random.PRNGKey(seed), 4)
     Wt = jnp.linalg.qr(jax.random.normal(k1, (d, M)))[0].T
     at = jnp.asarray(a_star)
@@ -397,7 +403,8 @@ def sgd_vs_ode(*, eta, d=1000, K=2, M=2, a_star=(1.0, 1.0), seeds=64, batch_size
     for so in (True, False):
         tr = jax.vmap(lambda s: ode.integrate(
             s, teacher, times, activation="relu", eta=eta, batch_size=batch_size,
-            label_noise=label_noise, second_order=so, dt=0.05))(states)
+            label_noise=label_noise, second_order=so, dt=0.05,
+            log2_samples=log2_samples))(states)
         out[so] = np.asarray(tr.eps)
     return times, sim, out[True], out[False]
 

@@ -8,14 +8,13 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import study
 from matplotlib.collections import PolyCollection, QuadMesh
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
 from jaxrelu import plot
 from jaxrelu.results import Results
-
-from conftest import study
 
 LEVELS = [0.05, 0.25, 0.5, 0.75, 0.95]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -260,7 +259,7 @@ def test_save_standard_figures_caps_density_files(tmp_path, monkeypatch):
     paths = plot.save_standard_figures(res, tmp_path)
     dens = sorted(p.name for p in paths if p.name.startswith("density_"))
     assert dens == ["density_population_loss_lr=0.01_label_noise=0.png",       # evenly spaced
-                    "density_population_loss_lr=0.1_label_noise=0.5.png",
+                    "density_population_loss_lr=0.1_label_noise=0.png",
                     "density_population_loss_lr=1_label_noise=0.5.png"]
 
 

@@ -71,4 +71,5 @@ def population_loss(W, a, c, act: str, W_star, a_star, act_star: str):
     ss = c * c * a @ kernel_matrix(W, W, act, act) @ a
     st = c * a @ kernel_matrix(W, W_star, act, act_star) @ a_star
     tt = a_star @ kernel_matrix(W_star, W_star, act_star, act_star) @ a_star
-    return 0.5 * (ss - 2 * st + tt)
+    # ε ≥ 0 exactly; the three terms cancel near a perfect fit, so clip rounding below 0
+    return jnp.maximum(0.5 * (ss - 2 * st + tt), 0.0)
