@@ -64,23 +64,55 @@ def _fresh_out(cfg_path: Path) -> Path:
     return out
 
 
+STUDY_FILE = "study.json"
+
+
 def cmd_run(args) -> int:
-    path = resolve_config(args.config)
-    study = config.load(path, args.set)
-    out = Path(args.out) if args.out else _fresh_out(path)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-        raise ResultsError(f"output directory {str(out)!r} is not empty; choose another --out or pass --overwrite")
+    import json
+
     import jaxrelu
-    print(f"running {path}: {study.run.seeds} seeds x {max(1, _prod(study.grid_shape))} grid points "
-          f"x {study.run.steps} steps", file=sys.stderr)
-    res = jaxrelu.run(study, progress=None if args.quiet else Progress())
-    res.save(out, overwrite=args.overwrite)
+    if args.resume:
+        out = Path(args.resume)
+        if args.config or args.set:
+            raise ConfigError("--resume takes the study from the run directory; give no CONFIG or --set")
+        if not (out / STUDY_FILE).is_file():
+            raise ResultsError(f"{str(out)!r} is not a resumable run directory (no {STUDY_FILE})")
+        if (out / "results.npz").exists():
+            raise ResultsError(f"{str(out)!r} already holds finished results; nothing to resume")
+        try:
+            data = json.loads((out / STUDY_FILE).read_text())
+        except (OSError, ValueError) as e:
+            raise ResultsError(f"{str(out / STUDY_FILE)!r} is corrupt ({e})") from None
+        study = config.from_dict(data, base_dir=str(out))
+        name = out.name
+    else:
+        if not args.config:
+            raise ConfigError("run needs a CONFIG file (or --resume DIR)")
+        path = resolve_config(args.config)
+        study = config.load(path, args.set)
+        name = path.stem
+        out = Path(args.out) if args.out else _fresh_out(path)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+            raise ResultsError(f"output directory {str(out)!r} is not empty; choose another --out or pass --overwrite")
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in ("results.npz", "meta.json", "checkpoint.npz"):     # only with --overwrite
+            (out / stale).unlink(missing_ok=True)
+        (out / STUDY_FILE).write_text(json.dumps(study.to_dict(), indent=1))
+    print(f"running {name}: {study.run.seeds} seeds x {max(1, _prod(study.grid_shape))} grid points "
+          f"x {study.run.steps} steps -> {out}", file=sys.stderr)
+    try:
+        res = jaxrelu.run(study, progress=None if args.quiet else Progress(), checkpoint=out)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; resume with: jaxrelu run --resume {out}", file=sys.stderr)
+        return 130
+    res.save(out, overwrite=True)
+    (out / "checkpoint.npz").unlink(missing_ok=True)
     m = res.meta
     print(f"compiled in {m['compile_seconds']:.1f}s, ran in {m['run_seconds']:.1f}s "
           f"({m['trajectory_steps_per_second']:.3g} trajectory-steps/s)", file=sys.stderr)
     if args.figures:
         from jaxrelu import plot
-        for f in plot.save_standard_figures(res, Path(args.figures) / path.stem):
+        for f in plot.save_standard_figures(res, Path(args.figures) / name):
             print(f"figure: {f}", file=sys.stderr)
     print(out)
     return 0
@@ -135,7 +167,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="jaxrelu", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a study and write its results directory")
-    r.add_argument("config", help="TOML file, or the name of a built-in experiment")
+    r.add_argument("config", nargs="?", help="TOML file, or the name of a built-in experiment")
+    r.add_argument("--resume", metavar="DIR", help="continue an interrupted run in DIR")
     r.add_argument("--out", help="results directory (default: a fresh folder under runs/)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set optimizer.lr=0.01 (repeatable)")
@@ -169,9 +202,6 @@ def main(argv=None) -> int:
     except (ConfigError, ResultsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

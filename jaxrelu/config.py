@@ -176,6 +176,7 @@ class Study:
         return tuple(pts)
 
     def to_dict(self) -> dict:
+        """The study as TOML-like data: ``from_dict(study.to_dict())`` gives it back."""
         d = dataclasses.asdict(self)
         d["sweep"] = {k: list(v) for k, v in self.sweep}
         d["record"]["histograms"] = {h["observable"]: {k: v for k, v in h.items() if k != "observable"}
@@ -184,6 +185,8 @@ class Study:
             {"observable": f["observable"], ("below" if f["below"] else "above"): f["threshold"]}
             for f in d["record"]["first_passage"]]
         d.pop("base_dir")
+        if self.task.kind == "dataset":       # the data actually used, inline (no file path)
+            d["task"] = {k: d["task"][k] for k in ("kind", "inputs", "targets", "label_noise", "test_size")}
         return _drop_none(d)
 
 
@@ -197,7 +200,7 @@ def _geomspace(a: float, b: float, n: int) -> list[float]:
 def _drop_none(x):
     if isinstance(x, dict):
         return {k: _drop_none(v) for k, v in x.items() if v is not None}
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple)):           # TOML/JSON lists
         return [_drop_none(v) for v in x]
     return x
 

@@ -98,8 +98,8 @@ class Results:
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write ``results.npz`` and ``meta.json`` into directory ``path``.
 
-        Refuses (``ResultsError``) to write into a directory that already holds
-        results unless ``overwrite``; files are written atomically (temp + rename).
+        Refuses (``ResultsError``) to write into a non-empty directory unless
+        ``overwrite``; files are written atomically (temp + rename).
         """
         path = Path(path)
         if path.exists() and not path.is_dir():

@@ -1,14 +1,21 @@
 """Memory of one implementation on one workload, measured in a fresh process.
 
 ``python -m jaxrelu.bench._memprobe IMPL WORKLOAD [--quick] [--steps T]`` prints one
-JSON line.  Method: the peak resident set size (``getrusage`` ru_maxrss) after
-imports and building the problem is the baseline.  A batched implementation is
-then run at S/4 seeds and at S seeds in turn: the growth of the peak between
-the two, divided by the extra trajectories, is the memory per trajectory (fixed
-costs — interpreter, libraries, compiled code, XLA's compile-time workspace —
-cancel); the peak after the S-seed run is the peak memory.  A one-trajectory-
-at-a-time implementation runs one trajectory; peak − baseline is then an upper
-bound on its memory per trajectory (it includes compilation and warm-up).
+JSON line.  Method (Linux):
+
+* ``peak_bytes``: the process's peak resident set size (``VmHWM`` of
+  ``/proc/self/status``, see :func:`jaxrelu.bench.limits.rss_peak_bytes`) over
+  everything — imports, compilation, warm-up and the run at the workload's size;
+* the per-run cost: everything is first run once (compiled, warmed), then the
+  high-water mark is reset (``echo 5 > /proc/self/clear_refs``) and the run
+  repeated; its peak minus the resident size just before it is the memory the
+  run itself needs (``run_bytes``).
+* ``per_traj_bytes``: a batched implementation is measured so at S/4 and at S
+  seeds; the difference over the extra trajectories is the memory per
+  trajectory (fixed costs cancel).  A one-trajectory-at-a-time implementation
+  keeps one trajectory alive: its ``run_bytes`` is the memory per trajectory.
+
+Where ``clear_refs`` is unavailable the run costs are peak growths (less exact).
 """
 
 from __future__ import annotations
@@ -16,6 +23,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def main(argv=None) -> int:
@@ -26,7 +53,6 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=3)
     a = ap.parse_args(argv)
     from jaxrelu.bench.limits import rss_peak_bytes
-    start = rss_peak_bytes()
     import jax  # noqa: F401
     if a.impl.startswith("torch"):
         import torch  # noqa: F401
@@ -35,27 +61,40 @@ def main(argv=None) -> int:
     study = w.study(quick=a.quick, steps=a.steps)
     p = workloads.problem(study)
     peer = peers.PEERS[a.impl]
-    base = rss_peak_bytes()
-    out = {"impl": a.impl, "workload": a.workload, "start_bytes": start, "base_bytes": base}
-    if peer.per_trajectory:
-        peer.time(p, a.steps, budget=0.0)
-        peak = rss_peak_bytes()
-        out.update(peak_bytes=peak, per_traj_bytes=peak - base, concurrent=1, method="peak - baseline, 1 trajectory")
-    else:
-        small = max(1, p.S // 4)
+    small = max(1, p.S // 4)
+
+    def run(S):
         if a.impl == "jaxrelu":
             import jaxrelu
-            jaxrelu.run(w.study(quick=a.quick, steps=a.steps, seeds=small))
-            p1 = rss_peak_bytes()
-            jaxrelu.run(study)
+            jaxrelu.run(w.study(quick=a.quick, steps=a.steps, seeds=S))
         else:
-            peer.time(workloads.Problem(**{**p.__dict__, "S": small}), a.steps)
-            p1 = rss_peak_bytes()
-            peer.time(p, a.steps)
-        peak = rss_peak_bytes()
+            peer.time(workloads.Problem(**{**p.__dict__, "S": S}), a.steps, budget=0.0)
+
+    def measured(S):
+        """Memory the run needs above what is resident before it."""
+        exact = _reset_peak()
+        before = _rss() if exact else rss_peak_bytes()
+        run(S)
+        return rss_peak_bytes() - before, exact
+
+    sizes = [1] if peer.per_trajectory else [small, p.S]
+    for S in sizes:                                   # compile and warm every size first
+        run(S)
+    peak = rss_peak_bytes()
+    out = {"impl": a.impl, "workload": a.workload, "peak_bytes": peak}
+    if peer.per_trajectory:
+        rb, exact = measured(1)
+        out.update(run_bytes=rb, per_traj_bytes=rb, concurrent=1,
+                   method="run one trajectory (compiled, warm): peak above resident")
+    else:
+        rs, exact = measured(small)
+        rb, _ = measured(p.S)
         extra = (p.S - small) * p.G
-        out.update(peak_bytes=peak, small_peak_bytes=p1, per_traj_bytes=(peak - p1) / extra if extra else None,
-                   concurrent=p.trajectories, method=f"peak growth from {small} to {p.S} seeds")
+        out.update(run_bytes=rb, small_run_bytes=rs, per_traj_bytes=(rb - rs) / extra if extra else None,
+                   concurrent=p.trajectories, method=f"run at {small} and {p.S} seeds (compiled, warm): "
+                   "difference of peaks above resident / extra trajectories")
+    out["peak_bytes"] = max(peak, rss_peak_bytes())
+    out["exact_reset"] = exact
     print(json.dumps(out))
     return 0
 

@@ -156,7 +156,7 @@ def problem(study) -> Problem:
     kind = "online" if prog.task.online else ("full" if prog.task.full_batch else "finite")
     _, shared_key = jax.random.split(jax.random.PRNGKey(study.run.seed))
     shared = tasks.make_shared(shared_key, t, jnp.float32)
-    f32 = lambda a: None if a is None else np.asarray(a, np.float32)  # noqa: E731
+    f32 = lambda a: None if a is None else np.array(a, np.float32)  # noqa: E731  (writable copies)
     return Problem(
         kind=kind, d=prog.task.input_dim, m=prog.width, k=t.teacher_width if t.kind == "teacher_student" else 0,
         B=prog.task.batch_max, n=prog.task.train_size, bias=prog.bias, c=float(s.c),

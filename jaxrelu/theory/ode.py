@@ -477,6 +477,15 @@ def integrate(state0: State, teacher: Teacher, times, *, activation: str, eta,
     (``eta = lr·d``).  Returns a :class:`Trajectory` (t, eps, Q, R, v) with a
     leading time axis.  Works under ``jax.vmap`` over batched ``state0`` (e.g.
     one initial condition per seed from :func:`state_from_weights`).
+
+    The step is fixed, so ``dt`` must resolve the fastest rate of the system,
+    roughly ``η |v|² (1 + η |v|²/B)``: for relu with η = 2 and |v| ≲ 3,
+    ``dt = 0.05`` is stable and ``0.1`` is not.  A non-finite ``eps`` means
+    ``dt`` was too large.  The relu I4 uses ``2**log2_samples`` fixed QMC points
+    (``seed``); ``log2_samples`` and ``seed`` are static (changing them
+    recompiles), as are ``activation``, ``second_order`` and
+    ``train_second_layer``; ``eta``, ``batch_size``, ``label_noise`` and ``c``
+    are traced.
     """
     _check(activation)
     times, hs, ns = _segments(times, dt, t0)

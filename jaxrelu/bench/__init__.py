@@ -1,0 +1,270 @@
+"""``jaxrelu bench``: jaxrelu against peer implementations and the machine's limits.
+
+Workloads (:mod:`jaxrelu.bench.workloads`): W1 online teacher–student (d = 100,
+m = 8, k = 4, batch 1, 1024 seeds); W2 wide (d = 1000, m = 512, batch 64, n =
+4096, 64 seeds); W3 the 1-D toy, full-batch GD (n = 12, m = 100 with bias, 4096
+seeds); W4 W1 over a 4 × 4 lr × label-noise grid × 256 seeds.
+
+For each workload, in one process and for the same number of steps: (a) a naive
+PyTorch loop, (b) batched PyTorch, (c) torch.func, (d) per-seed jitted JAX,
+(e) jaxrelu (:mod:`jaxrelu.bench.peers`).  Rates are trajectory-steps per
+second of the stepping phase (compilation and setup reported apart); the
+roofline time is normals / sampler rate + FLOPs / matmul rate, both measured
+in the same run (:mod:`jaxrelu.bench.limits`).  Memory is measured in
+subprocesses (:mod:`jaxrelu.bench._memprobe`).  Before timing, every peer is
+run on jaxrelu's own random stream and must reproduce jaxrelu's final weights.
+
+``python -m jaxrelu.bench --help`` or ``jaxrelu bench --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+__all__ = ["main"]
+
+IMPLS = ("torch_naive", "torch_batched", "torch_func", "jax_per_seed", "jaxrelu")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jaxrelu bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny sizes (seconds; for tests, numbers not meaningful)")
+    p.add_argument("--workloads", default="W1,W2,W3,W4", help="comma list of W1..W4, or 'none' (default: all)")
+    p.add_argument("--impls", default=",".join(IMPLS), help=f"comma list of {', '.join(IMPLS)}")
+    p.add_argument("--steps", type=int, help="steps for every selected workload (default: per workload)")
+    p.add_argument("--budget", type=float, help="seconds spent timing each one-trajectory-at-a-time peer "
+                   "before extrapolating (default 2.5; 0.2 with --quick)")
+    p.add_argument("--no-scaling", action="store_true", help="skip the jaxrelu scaling tables")
+    p.add_argument("--scaling-seeds", default="64,256,1024,4096,16384,65536", help="seed counts of the scaling table")
+    p.add_argument("--scaling-widths", default="8,32,128,512", help="widths m of the scaling table")
+    p.add_argument("--no-memory", action="store_true", help="skip the memory measurements (subprocesses)")
+    p.add_argument("--no-check", action="store_true", help="skip the numerical agreement check")
+    p.add_argument("--samplers", action="store_true", help="also run the sampler micro-benchmark")
+    p.add_argument("--samplers-only", action="store_true", help="run only the sampler micro-benchmark")
+    p.add_argument("--json", metavar="FILE", help="write all results as JSON to FILE")
+    return p
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _list(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip() and x.strip().lower() != "none"]
+
+
+def main(argv=None) -> int:
+    """Run the benchmark; print tables; write ``--json``.  Returns 0, or 2 on bad options."""
+    try:
+        args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as e:                      # --help exits 0, bad options 2
+        return int(e.code or 0)
+    from jaxrelu.bench import workloads as wl
+    wks, impls = _list(args.workloads), _list(args.impls)
+    bad = [w for w in wks if w not in wl.WORKLOADS] + [i for i in impls if i not in IMPLS]
+    if bad:
+        print(f"error: unknown workload or implementation: {', '.join(bad)} "
+              f"(workloads {', '.join(wl.WORKLOADS)}; implementations {', '.join(IMPLS)})", file=sys.stderr)
+        return 2
+    if args.steps is not None and args.steps < 2:
+        print("error: --steps must be >= 2", file=sys.stderr)
+        return 2
+    if args.samplers_only:
+        wks, args.no_scaling, args.samplers = [], True, True
+    t_start = time.perf_counter()
+    result = run(args, wks, impls)
+    result["meta"]["total_seconds"] = time.perf_counter() - t_start
+    print(f"\nTotal {result['meta']['total_seconds']:.0f} s; load average at start "
+          f"{_fmt_load(result['meta']['load_start'])}, at end {_fmt_load(result['meta']['load_end'])}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1, default=_json_default)
+        _log(f"wrote {args.json}")
+    return 0
+
+
+def _fmt_load(x):
+    return "-" if not x else " ".join(f"{v:.2f}" for v in x)
+
+
+def _json_default(o):
+    import numpy as np
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+# ============================================================================ run
+def run(args, wks: list[str], impls: list[str]) -> dict:
+    from jaxrelu.bench import limits, peers, report
+    from jaxrelu.bench import workloads as wl
+    quick = args.quick
+    budget = args.budget if args.budget is not None else (0.2 if quick else 2.5)
+    torch_reason = peers.torch_missing()
+    if torch_reason:
+        _log(f"note: {torch_reason}; the PyTorch peers are skipped")
+    meta = {"argv": sys.argv, "quick": quick, "load_start": _load(), "machine": limits.machine(),
+            "budget_seconds": budget,
+            "rates": "trajectory-steps/s (seed-steps x grid points) of the stepping phase; compile and setup apart",
+            "torch_threads_note": "torch.set_num_threads left at its default"}
+    result = {"meta": meta, "limits": None, "workloads": {}, "targets": None, "scaling": None, "samplers": None}
+
+    if wks or not args.no_scaling:
+        _log("measuring machine limits ...")
+        S, T = (64, 20) if quick else (1024, 200)
+        lim = {"matmul": limits.matmul_rate(256 if quick else 2048),
+               "jax_sampler": limits.jax_sampler_rate(S, T),
+               "torch_sampler": None if torch_reason else limits.torch_sampler_rate(S, T)}
+        result["limits"] = lim
+        print(report.limits_table(lim), flush=True)
+        srate, mrate = lim["jax_sampler"]["normals_per_second"], lim["matmul"]["flops_per_second"]
+
+    for key in wks:
+        w = wl.WORKLOADS[key]
+        _log(f"{key}: {w.title}")
+        steps = args.steps or (w.quick_steps if quick else w.steps)
+        study = w.study(quick=quick, steps=steps)
+        prob = wl.problem(study)
+        costs = wl.costs(prob)
+        roof_s = wl.roofline_seconds(prob, steps, srate, mrate)
+        entry = {"title": w.title, "config": w.config(quick=quick, steps=steps), "describe": wl.describe(prob),
+                 "seeds": prob.S, "grid": prob.G, "trajectories": prob.trajectories, "steps": steps, "costs": costs,
+                 "roofline_seconds": roof_s, "roofline_rate": prob.trajectories * steps / roof_s, "impls": {}}
+        if not args.no_check:
+            entry["agreement"] = _check(w, quick, impls, torch_reason)
+        for name in impls:
+            peer = peers.PEERS[name]
+            r = {"label": peer.label}
+            if name in peers.TORCH_PEERS and torch_reason:
+                r["skipped"] = "torch not installed"
+                entry["impls"][name] = r
+                continue
+            t0 = time.perf_counter()
+            tm = peer.time_study(w, steps, quick) if name == "jaxrelu" else peer.time(prob, steps, budget)
+            r.update(_timing_row(tm, prob, steps, costs, roof_s, mrate))
+            _log(f"  {name:<14} {r['rate']:.3g} traj-steps/s  ({time.perf_counter() - t0:.1f} s)")
+            if not args.no_memory:
+                r["memory"] = _memory(name, key, quick)
+            entry["impls"][name] = r
+        jr = entry["impls"].get("jaxrelu")
+        for r in entry["impls"].values():
+            if jr and not jr.get("skipped") and not r.get("skipped"):
+                r["jaxrelu_speedup"] = jr["rate"] / r["rate"]
+        result["workloads"][key] = entry
+        print("\n" + report.workload_table(key, entry), flush=True)
+
+    if wks:
+        result["targets"] = report.evaluate_targets(result["workloads"])
+        print("\n" + report.targets_table(result["targets"], quick), flush=True)
+
+    if not args.no_scaling:
+        result["scaling"] = _scaling(args, quick, srate, mrate)
+        print("\n" + report.scaling_table(result["scaling"]), flush=True)
+
+    if args.samplers:
+        _log("sampler micro-benchmark ...")
+        kw = dict(S=64, T=16, w1_steps=32, d=20, m=4, k=2, reps=2) if quick else {}
+        result["samplers"] = limits.sampler_benchmark(log=_log, **kw)
+        print("\n" + report.samplers_table(result["samplers"]), flush=True)
+    meta["load_end"] = _load()
+    return result
+
+
+def _load():
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def _timing_row(tm, prob, steps, costs, roof_s, mrate) -> dict:
+    scale = tm.trajectories / tm.timed_trajectories            # extrapolation to all trajectories
+    step_s = tm.step_seconds * scale
+    flops = steps * (prob.trajectories * costs["flops_per_traj_step"] + prob.S * costs["flops_per_seed_step"])
+    return {"rate": tm.rate, "step_seconds": step_s, "setup_seconds": tm.setup_seconds * scale,
+            "compile_seconds": tm.compile_seconds, "timed_trajectories": tm.timed_trajectories,
+            "extrapolated": tm.extrapolated, "roofline_fraction": roof_s / step_s if step_s > 0 else None,
+            "flops_per_second": flops / step_s if step_s > 0 else None,
+            "matmul_fraction": flops / step_s / mrate if step_s > 0 else None,
+            "notes": tm.notes, **tm.extra}
+
+
+def _memory(impl: str, key: str, quick: bool) -> dict | None:
+    """Run :mod:`jaxrelu.bench._memprobe` in a fresh interpreter; its JSON line, or the error."""
+    cmd = [sys.executable, "-m", "jaxrelu.bench._memprobe", impl, key] + (["--quick"] if quick else [])
+    try:
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        line = [x for x in cp.stdout.splitlines() if x.startswith("{")]
+        if cp.returncode != 0 or not line:
+            return {"error": (cp.stderr.strip().splitlines() or ["failed"])[-1]}
+        return json.loads(line[-1])
+    except (subprocess.TimeoutExpired, OSError) as e:
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
+def _check(w, quick: bool, impls, torch_reason) -> dict:
+    """Every peer on jaxrelu's random stream vs jaxrelu's own final ‖(W, b)‖ and ‖a‖."""
+    import numpy as np
+
+    from jaxrelu.bench import peers
+    from jaxrelu.bench import workloads as wl
+    S, T = 2, 12
+    study = w.study(quick=quick, seeds=S, steps=T)
+    prob = wl.problem(study)
+    stream = wl.replay(study, S, T)
+    ref_w, ref_a = peers.PEERS["jaxrelu"].replay_study(study)
+    w0, _ = wl.final_norms(stream["W0"], stream["a0"], stream.get("b0"))
+    out = {"seeds": S, "steps": T, "tolerance": 1e-4, "peers": {},
+           "jaxrelu_moved": float(np.max(np.abs(ref_w / w0[:, None] - 1)))}
+    for name in impls:
+        if name == "jaxrelu" or (name in peers.TORCH_PEERS and torch_reason):
+            continue
+        wn, an = peers.PEERS[name].replay(prob, stream)
+        err = float(max(np.max(np.abs(wn / ref_w - 1)), np.max(np.abs(an / ref_a - 1))))
+        out["peers"][name] = {"max_rel_err": err, "passed": err < out["tolerance"]}
+    out["passed"] = all(v["passed"] for v in out["peers"].values())
+    _log(f"  agreement: " + ", ".join(f"{k} {v['max_rel_err']:.1e}" for k, v in out["peers"].items()))
+    return out
+
+
+def _scaling(args, quick: bool, srate: float, mrate: float) -> dict:
+    """jaxrelu throughput against the number of seeds and against the width (W1 otherwise)."""
+    import jaxrelu
+    from jaxrelu.bench import workloads as wl
+    w = wl.WORKLOADS["W1"]
+    out = {"workload": "W1", "method": "one jaxrelu.run per point (compile excluded, setup included)",
+           "seeds": [], "width": []}
+    seeds = [16, 64] if quick else [int(s) for s in _list(args.scaling_seeds)]
+    widths = [4, 8] if quick else [int(s) for s in _list(args.scaling_widths)]
+    for S in seeds:
+        steps = 20 if quick else int(min(4000, max(30, 2_000_000 // S)))
+        out["seeds"].append(_scale_point(w, quick, {"seeds": S, "steps": steps}, None, srate, mrate, "seeds", S))
+    for m in widths:
+        S = 16 if quick else 1024
+        steps = 20 if quick else int(max(40, 16000 // m))
+        out["width"].append(_scale_point(w, quick, {"seeds": S, "steps": steps}, {"model": {"width": m}},
+                                         srate, mrate, "width", m))
+    return out
+
+
+def _scale_point(w, quick, size, overrides, srate, mrate, axis, value) -> dict:
+    import jaxrelu
+    from jaxrelu import config
+    from jaxrelu.bench import workloads as wl
+    study = config.from_dict(w.config(quick=quick, overrides=overrides, **size))
+    res = jaxrelu.run(study)
+    m = res.meta
+    prob = wl.problem(study)
+    roof = wl.roofline_seconds(prob, size["steps"], srate, mrate)
+    row = {axis: value, "seeds_total": size["seeds"], "steps": size["steps"],
+           "rate": m["trajectory_steps_per_second"], "compile_seconds": m["compile_seconds"],
+           "run_seconds": m["run_seconds"], "roofline_fraction": roof / m["run_seconds"],
+           "chunks": m["chunks"], "chunk_size": m["chunk_size"]}
+    _log(f"  scaling {axis}={value}: {row['rate']:.3g} traj-steps/s")
+    return row

@@ -1,0 +1,5 @@
+import sys
+
+from jaxrelu.bench import main
+
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""Targets and the tables printed on screen."""
+
+from __future__ import annotations
+
+import math
+
+from jaxrelu.bench.workloads import fmt_count
+
+#: (workload, kind, peer, threshold, text).  kinds: "ratio" jaxrelu rate ÷ peer rate ≥ threshold;
+#: "roofline" roofline time ÷ jaxrelu time ≥ threshold; "matmul" jaxrelu FLOP/s ÷ matmul FLOP/s ≥ threshold;
+#: "compile" jaxrelu compile seconds ≤ threshold.
+TARGETS = (
+    ("W1", "ratio", "torch_batched", 2.0, "W1 jaxrelu >= 2x batched PyTorch"),
+    ("W1", "ratio", "torch_func", 3.0, "W1 jaxrelu >= 3x torch.func"),
+    ("W1", "ratio", "jax_per_seed", 5.0, "W1 jaxrelu >= 5x per-seed jitted JAX"),
+    ("W1", "ratio", "torch_naive", 300.0, "W1 jaxrelu >= 300x naive PyTorch loop"),
+    ("W1", "roofline", None, 0.8, "W1 jaxrelu >= 80% of roofline"),
+    ("W1", "compile", None, 5.0, "W1 compile <= 5 s"),
+    ("W4", "ratio", "torch_batched", 10.0, "W4 jaxrelu >= 10x batched PyTorch (same 4096 trajectories)"),
+    ("W2", "matmul", None, 0.5, "W2 jaxrelu >= 50% of the matmul rate"),
+    ("W3", "ratio", "torch_batched", 3.0, "W3 jaxrelu >= 3x batched PyTorch"),
+)
+
+
+def evaluate_targets(workloads: dict) -> list[dict]:
+    """Each target with its measured value and pass/fail (None when not measured)."""
+    out = []
+    for wk, kind, peer, thr, text in TARGETS:
+        w = workloads.get(wk)
+        row = {"workload": wk, "target": text, "kind": kind, "peer": peer, "threshold": thr,
+               "value": None, "passed": None}
+        jr = (w or {}).get("impls", {}).get("jaxrelu")
+        if w is None or not jr or jr.get("skipped"):
+            out.append(row)
+            continue
+        if kind == "ratio":
+            pr = w["impls"].get(peer)
+            if pr and not pr.get("skipped"):
+                row["value"] = jr["rate"] / pr["rate"]
+        elif kind == "roofline":
+            row["value"] = jr["roofline_fraction"]
+        elif kind == "matmul":
+            row["value"] = jr["matmul_fraction"]
+        elif kind == "compile":
+            row["value"] = jr["compile_seconds"]
+        if row["value"] is not None and math.isfinite(row["value"]):
+            row["passed"] = bool(row["value"] <= thr) if kind == "compile" else bool(row["value"] >= thr)
+        out.append(row)
+    return out
+
+
+def _f(x, fmt="{:.3g}"):
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else fmt.format(x)
+
+
+def _mib(b):
+    return "-" if b is None else f"{b / 2**20:.0f}"
+
+
+def _kib(b):
+    if b is None:
+        return "-"
+    return f"{b / 1024:.3g}"
+
+
+def workload_table(key: str, w: dict) -> str:
+    c = w["costs"]
+    lines = [f"{key}  {w['title']}",
+             f"    {w['describe']}  steps={w['steps']}",
+             f"    per step: {c['normals_per_seed_step']} normals/seed, "
+             f"{fmt_count(c['flops_per_traj_step'])} FLOP/trajectory"
+             + (f" + {fmt_count(c['flops_per_seed_step'])} FLOP/seed (teacher)" if c['flops_per_seed_step'] else "")
+             + f";  roofline {fmt_count(w['roofline_rate'])} trajectory-steps/s ({w['roofline_seconds']:.3g} s)"]
+    hdr = (f"    {'implementation':<44}{'traj-steps/s':>13}{'jaxrelu x':>10}{'roofline':>9}{'compile s':>10}"
+           f"{'setup s':>8}{'peak MiB':>9}{'KiB/traj':>9}  notes")
+    lines += [hdr, "    " + "-" * (len(hdr) - 4)]
+    for name, r in w["impls"].items():
+        if r.get("skipped"):
+            lines.append(f"    {r['label']:<44}  skipped: {r['skipped']}")
+            continue
+        mem = r.get("memory") or {}
+        per = mem.get("per_traj_bytes")
+        per_s = ("<=" if mem.get("concurrent") == 1 else "") + _kib(per) if per is not None else "-"
+        notes = "; ".join(n for n in r.get("notes", []) if not n.startswith("torch threads"))
+        lines.append(f"    {r['label']:<44}{fmt_count(r['rate']):>13}{_f(r.get('jaxrelu_speedup'), '{:.3g}'):>10}"
+                     f"{_f(r['roofline_fraction'], '{:.1%}'):>9}{_f(r['compile_seconds'], '{:.2f}'):>10}"
+                     f"{_f(r['setup_seconds'], '{:.2f}'):>8}{_mib(mem.get('peak_bytes')):>9}{per_s:>9}  {notes}")
+    if w.get("agreement"):
+        ag = w["agreement"]
+        errs = ", ".join(f"{k} {v['max_rel_err']:.1e}" for k, v in ag["peers"].items())
+        lines.append(f"    agreement with jaxrelu ({ag['seeds']} seeds x {ag['steps']} steps, final |W|,|a|): {errs}"
+                     f"  -> {'OK' if ag['passed'] else 'MISMATCH'}")
+    return "\n".join(lines)
+
+
+def targets_table(rows: list[dict], quick: bool) -> str:
+    lines = ["Targets (2-core CPU)" + ("  [--quick sizes: not meaningful]" if quick else "")]
+    for r in rows:
+        v = r["value"]
+        if v is None:
+            val, res = "-", "n/a"
+        elif r["kind"] == "ratio":
+            val, res = f"{v:.3g}x", "PASS" if r["passed"] else "FAIL"
+        elif r["kind"] == "compile":
+            val, res = f"{v:.2f} s", "PASS" if r["passed"] else "FAIL"
+        else:
+            val, res = f"{v:.1%}", "PASS" if r["passed"] else "FAIL"
+        lines.append(f"    {r['target']:<62}{val:>10}  {res}")
+    return "\n".join(lines)
+
+
+def limits_table(lim: dict) -> str:
+    j, t = lim["jax_sampler"], lim.get("torch_sampler")
+    lines = ["Machine limits",
+             f"    matmul (float32, {lim['matmul']['n']}^2, jnp)          {lim['matmul']['flops_per_second'] / 1e9:8.1f} GFLOP/s",
+             f"    jax.random.normal threefry, engine pattern   {j['normals_per_second'] / 1e6:8.1f} M normals/s"
+             f"  ({j['seeds']} seeds x {j['steps']} steps of {tuple(j['block'])})"]
+    if t:
+        lines.append(f"    torch.randn, same blocks per step            {t['normals_per_second'] / 1e6:8.1f} M normals/s"
+                     f"  (one big block: {t['one_block_normals_per_second'] / 1e6:.1f} M/s; torch threads {t['threads']})")
+    return "\n".join(lines)
+
+
+def scaling_table(sc: dict) -> str:
+    lines = []
+    for axis, label in (("seeds", "seeds"), ("width", "width m")):
+        rows = sc.get(axis) or []
+        if not rows:
+            continue
+        lines.append(f"jaxrelu scaling with {label} (W1 otherwise; one run per point, setup included)")
+        lines.append(f"    {label:>8}{'steps':>7}{'traj-steps/s':>14}{'roofline':>10}{'compile s':>10}{'run s':>8}")
+        for r in rows:
+            lines.append(f"    {r[axis]:>8}{r['steps']:>7}{fmt_count(r['rate']):>14}{_f(r['roofline_fraction'], '{:.1%}'):>10}"
+                         f"{r['compile_seconds']:>10.2f}{r['run_seconds']:>8.2f}")
+    return "\n".join(lines)
+
+
+def samplers_table(sm: dict) -> str:
+    lines = [f"Samplers ({sm['seeds']} seeds x {sm['steps']} steps of {tuple(sm['block'])} normals, engine's vmap/fori pattern)",
+             f"    {'sampler':<16}{'M normals/s':>12}{'KS p':>8}  {'normal?':<8} what"]
+    for name, r in sm["jax"].items():
+        if "error" in r:
+            lines.append(f"    {name:<16}{'-':>12}{'-':>8}  {'-':<8} {r['what']} ({r['error']})")
+            continue
+        ks = "-" if r.get("ks_pvalue") is None else f"{r['ks_pvalue']:.3f}"
+        lines.append(f"    {name:<16}{r['normals_per_second'] / 1e6:>12.1f}{ks:>8}  {'yes' if r['normal_ok'] else 'NO':<8} {r['what']}")
+    t = sm.get("torch")
+    if t:
+        lines.append(f"    {'torch.randn':<16}{t['normals_per_second'] / 1e6:>12.1f}{'':>8}  {'':<8} per-step blocks "
+                     f"(one big block {t['one_block_normals_per_second'] / 1e6:.1f})")
+    lines.append(f"    fastest passing the normality check: {sm['fastest_passing']}")
+    if sm.get("w1_step"):
+        lines.append("    W1 SGD step (engine arithmetic, vmapped seeds) with x from each sampler:")
+        base = sm["w1_step"].get("engine", {}).get("seed_steps_per_second")
+        for name, r in sm["w1_step"].items():
+            rel = f"  ({r['seed_steps_per_second'] / base:.2f}x engine sampler)" if base else ""
+            lines.append(f"        {name:<16}{fmt_count(r['seed_steps_per_second']):>10} seed-steps/s{rel}")
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""Checkpoint/resume: interrupted runs finish with results bitwise identical to uninterrupted ones."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import study
+
+import jaxrelu
+from jaxrelu import cli
+from jaxrelu.results import ResultsError
+
+STUDY = """
+[run]
+seeds = 24
+steps = 600
+record_every = 20
+chunk_size = 12
+checkpoint_every = 1
+[task]
+input_dim = 10
+teacher_width = 2
+[model]
+width = 3
+[optimizer]
+lr = 0.02
+[sweep]
+"optimizer.lr" = [0.01, 0.03]
+[record]
+observables = ["population_loss", "weight_norm"]
+keep_per_seed = ["population_loss"]
+first_passage = { observable = "population_loss", below = 0.2 }
+[record.histograms]
+population_loss = { min = 1e-3, max = 10.0, bins = 10, log = true }
+"""
+
+
+def assert_same_results(a, b):
+    assert sorted(a.arrays) == sorted(b.arrays)
+    for k in a.arrays:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_after_exception_is_bitwise_identical(tmp_path):
+    st = study(run={"seeds": 10, "steps": 60, "record_every": 10, "chunk_size": 4, "checkpoint_every": 1},
+               record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"],
+                       "first_passage": {"observable": "population_loss", "below": 0.5}})
+    ref = jaxrelu.run(st)
+    for stop_at in (3, 9, 17):                       # inside chunk 0, at a chunk edge region, in the last chunk
+        calls = []
+
+        def progress(p):
+            calls.append(p)
+            if len(calls) == stop_at:
+                raise Stop
+        ck = tmp_path / f"ck{stop_at}"
+        with pytest.raises(Stop):
+            jaxrelu.run(st, progress=progress, checkpoint=ck)
+        assert (ck / "checkpoint.npz").exists()
+        assert_same_results(ref, jaxrelu.run(st, checkpoint=ck))
+
+
+def test_checkpoint_of_another_study_is_refused(tmp_path):
+    st = study(run={"seeds": 4, "steps": 40, "record_every": 10, "checkpoint_every": 1})
+
+    calls = []
+
+    def stop(p):
+        calls.append(p)
+        if len(calls) == 3:
+            raise Stop
+    with pytest.raises(Stop):
+        jaxrelu.run(st, progress=stop, checkpoint=tmp_path)
+    other = study(run={"seeds": 4, "steps": 40, "record_every": 10, "checkpoint_every": 1},
+                  optimizer={"lr": 0.01})
+    with pytest.raises(ResultsError, match="different study"):
+        jaxrelu.run(other, checkpoint=tmp_path)
+    (tmp_path / "checkpoint.npz").write_bytes(b"garbage")
+    with pytest.raises(ResultsError, match="corrupt checkpoint"):
+        jaxrelu.run(st, checkpoint=tmp_path)
+
+
+def _cli(*args):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.Popen([sys.executable, "-m", "jaxrelu", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_at_random_points_then_resume_is_bitwise_identical(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(STUDY)
+    ref_dir = tmp_path / "ref"
+    assert cli.main(["run", str(cfg), "--out", str(ref_dir), "--quiet"]) == 0
+    ref = jaxrelu.load(ref_dir)
+
+    rng = np.random.default_rng(0)
+    out = tmp_path / "killed"
+    p = _cli("run", str(cfg), "--out", str(out), "--quiet")
+    kills = 0
+    while True:
+        try:
+            code = p.wait(timeout=float(rng.uniform(2.5, 6.0)))
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            kills += 1
+            code = None
+        if code is not None:
+            assert code == 0, p.stderr.read()
+            break
+        if (out / "results.npz").exists():          # killed after writing results
+            break
+        p = _cli("run", "--resume", str(out), "--quiet")
+    assert kills >= 1
+    assert_same_results(ref, jaxrelu.load(out))
+
+
+def test_ctrl_c_leaves_a_resumable_directory(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(STUDY.replace("steps = 600", "steps = 4000"))
+    ref_dir = tmp_path / "ref"
+    out = tmp_path / "int"
+    p = _cli("run", str(cfg), "--out", str(out))
+    # wait until it is past compilation (a checkpoint exists), then press Ctrl-C
+    deadline = time.time() + 120
+    while not (out / "checkpoint.npz").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    code = p.wait(timeout=120)
+    err = p.stderr.read()
+    assert code == 130, err
+    assert "--resume" in err
+    assert cli.main(["run", "--resume", str(out), "--quiet"]) == 0
+    assert cli.main(["run", str(cfg), "--out", str(ref_dir), "--quiet"]) == 0
+    assert_same_results(jaxrelu.load(ref_dir), jaxrelu.load(out))
+    # a finished directory is not resumed again, and a foreign one is refused
+    assert cli.main(["run", "--resume", str(out)]) == 2
+    assert cli.main(["run", "--resume", str(tmp_path)]) == 2
