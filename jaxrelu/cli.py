@@ -70,7 +70,13 @@ STUDY_FILE = "study.json"
 def cmd_run(args) -> int:
     import json
 
+    import jax
+
     import jaxrelu
+    if args.distributed or args.coordinator:
+        from jaxrelu.engine import init_distributed
+        init_distributed(args.coordinator, args.num_processes, args.process_id)
+    lead = jax.process_index() == 0          # only process 0 checks, writes and plots
     if args.resume:
         out = Path(args.resume)
         if args.config or args.set:
@@ -91,22 +97,29 @@ def cmd_run(args) -> int:
         path = resolve_config(args.config)
         study = config.load(path, args.set)
         name = path.stem
+        if not args.out and jax.process_count() > 1:
+            raise ConfigError("--out is required for a multi-process run")
         out = Path(args.out) if args.out else _fresh_out(path)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-            raise ResultsError(f"output directory {str(out)!r} is not empty; choose another --out or pass --overwrite")
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in ("results.npz", "meta.json", "checkpoint.npz"):     # only with --overwrite
-            (out / stale).unlink(missing_ok=True)
-        (out / STUDY_FILE).write_text(json.dumps(study.to_dict(), indent=1))
+        if lead:
+            if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+                raise ResultsError(f"output directory {str(out)!r} is not empty; "
+                                   "choose another --out or pass --overwrite")
+            out.mkdir(parents=True, exist_ok=True)
+            for stale in [*out.glob("checkpoint*.npz"), out / "results.npz", out / "meta.json"]:
+                stale.unlink(missing_ok=True)                              # only with --overwrite
+            (out / STUDY_FILE).write_text(json.dumps(study.to_dict(), indent=1))
     print(f"running {name}: {study.run.seeds} seeds x {max(1, _prod(study.grid_shape))} grid points "
           f"x {study.run.steps} steps -> {out}", file=sys.stderr)
     try:
-        res = jaxrelu.run(study, progress=None if args.quiet else Progress(), checkpoint=out)
+        res = jaxrelu.run(study, progress=None if args.quiet or not lead else Progress(), checkpoint=out)
     except KeyboardInterrupt:
         print(f"\ninterrupted; resume with: jaxrelu run --resume {out}", file=sys.stderr)
         return 130
+    if not lead:
+        return 0
     res.save(out, overwrite=True)
-    (out / "checkpoint.npz").unlink(missing_ok=True)
+    for f in out.glob("checkpoint*.npz"):
+        f.unlink()
     m = res.meta
     print(f"compiled in {m['compile_seconds']:.1f}s, ran in {m['run_seconds']:.1f}s "
           f"({m['trajectory_steps_per_second']:.3g} trajectory-steps/s)", file=sys.stderr)
@@ -175,6 +188,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
     r.add_argument("--figures", metavar="DIR", help="also write the standard figures into DIR/<config name>/")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--distributed", action="store_true",
+                   help="join a multi-process run (jax.distributed.initialize; SLURM etc. auto-detected)")
+    r.add_argument("--coordinator", metavar="HOST:PORT", help="coordinator address of a multi-process run")
+    r.add_argument("--num-processes", type=int)
+    r.add_argument("--process-id", type=int)
     r.set_defaults(func=cmd_run)
     pl = sub.add_parser("plot", help="standard figures of a results directory")
     pl.add_argument("results")

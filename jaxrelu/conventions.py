@@ -29,7 +29,8 @@ with the η²-terms of their ODEs divided by the batch size B.
 **Randomness.**  Trajectory k draws all its randomness from
 fold_in(split(PRNGKey(run.seed))[0], k) (threefry); see :mod:`jaxrelu.engine`.
 Seed k shares its initial directions and its samples across grid points
-(common random numbers).
+(common random numbers).  Normals are always drawn in float32 and cast, so a
+``dtype = "float64"`` run follows the same random sequence as a float32 run.
 """
 
 

@@ -310,10 +310,9 @@ class _Accumulators:
             self.arrays["values"] = np.full((S, G, n_obs, R), np.nan, vdt)
 
     def add(self, r: int, rows: slice, summ: dict) -> None:
+        """Merge one chunk's summary at record r; its per-seed rows are ``rows``."""
         a = self.arrays
-        old = stats.Moments(*(a[f"m.{k}"][r] for k in stats.Moments._fields))
-        new = stats.Moments(*summ["moments"])
-        merged = stats.merge(old, new) if old.count.any() else stats.merge(None, new)
+        merged = stats.merge(self.moments(r), stats.Moments(*summ["moments"]))
         for k, v in zip(stats.Moments._fields, merged):
             a[f"m.{k}"][r] = v
         a["diverged"][r] += summ["diverged"]
@@ -322,8 +321,26 @@ class _Accumulators:
         if "values" in a:
             a["values"][rows, :, :, r] = summ["values"][: rows.stop - rows.start]
 
-    def moments(self, r: int) -> stats.Moments:
+    def moments(self, r) -> stats.Moments:
         return stats.Moments(*(self.arrays[f"m.{k}"][r] for k in stats.Moments._fields))
+
+    def merge_processes(self, owner: np.ndarray) -> None:
+        """Combine the accumulators of all JAX processes (each ran the seeds where
+        ``owner == process_index``); every process ends with the merged result."""
+        from jax.experimental import multihost_utils
+        with jax.enable_x64(True):              # gather float64/int64 without truncation
+            g = {k: np.asarray(multihost_utils.process_allgather(v)) for k, v in self.arrays.items()}
+        merged = None
+        for p in range(g["diverged"].shape[0]):
+            merged = stats.merge(merged, stats.Moments(*(g[f"m.{k}"][p] for k in stats.Moments._fields)))
+        for k, v in zip(stats.Moments._fields, merged):
+            self.arrays[f"m.{k}"] = v
+        for k in self.arrays:
+            if k == "diverged" or k.startswith("hist"):
+                self.arrays[k] = g[k].sum(axis=0)
+            elif k in ("values", "fpt"):
+                self.arrays[k] = np.take_along_axis(
+                    g[k], owner.reshape((1, -1) + (1,) * (g[k].ndim - 2)), axis=0)[0]
 
 
 def _save_checkpoint(path: Path, acc: _Accumulators, position: dict, state) -> None:
@@ -333,11 +350,11 @@ def _save_checkpoint(path: Path, acc: _Accumulators, position: dict, state) -> N
             arrays[f"state.{i}"] = np.asarray(jax.device_get(leaf))
     arrays["position"] = np.asarray(json.dumps(position))
     path.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path / CHECKPOINT, lambda f: np.savez(f, **arrays))
+    _atomic_write(path / _checkpoint_name(), lambda f: np.savez(f, **arrays))
 
 
 def _load_checkpoint(path: Path, acc: _Accumulators, fingerprint: str):
-    file = path / CHECKPOINT
+    file = path / _checkpoint_name()
     try:
         with np.load(file, allow_pickle=False) as z:
             position = json.loads(str(z["position"]))
@@ -352,7 +369,23 @@ def _load_checkpoint(path: Path, acc: _Accumulators, fingerprint: str):
     return position, leaves
 
 
-CHECKPOINT = "checkpoint.npz"
+def _checkpoint_name() -> str:
+    """``checkpoint.npz``, or one file per process under jax.distributed."""
+    return "checkpoint.npz" if jax.process_count() == 1 else f"checkpoint.p{jax.process_index()}.npz"
+
+
+def init_distributed(coordinator: str | None = None, num_processes: int | None = None,
+                     process_id: int | None = None) -> None:
+    """Join a multi-process run (``jax.distributed.initialize``).
+
+    Without arguments JAX detects the cluster (SLURM, TPU pods, Open MPI, ...).
+    On CPU the processes exchange statistics through gloo collectives.  Each
+    process simulates every P-th chunk of seeds; statistics are merged exactly.
+    """
+    if jax.config.jax_platforms in (None, "", "cpu") or "cpu" in str(jax.config.jax_platforms):
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                               process_id=process_id)
 
 
 def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
@@ -371,11 +404,12 @@ def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
         mesh = jax.sharding.Mesh(np.array(jax.local_devices()), ("seeds",))
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds"))
 
+    n_proc = jax.process_count()               # > 1 under jax.distributed: chunks are dealt out
     acc = _Accumulators(prog, S, R)
     fingerprint = json.dumps([study.to_dict(), size], sort_keys=True)
     position = {"chunk": 0, "record": 0, "compile_seconds": 0.0, "run_seconds": 0.0, "fingerprint": fingerprint}
     saved_state = None
-    if ckpt_dir is not None and (ckpt_dir / CHECKPOINT).exists():
+    if ckpt_dir is not None and (ckpt_dir / _checkpoint_name()).exists():
         position, saved_state = _load_checkpoint(ckpt_dir, acc, fingerprint)
     compile_s, run_s = position["compile_seconds"], position["run_seconds"]
     t_start = time.perf_counter()
@@ -384,6 +418,8 @@ def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
 
     with _DeferInterrupt() as interrupt:
         for c in range(position["chunk"], n_chunks):
+            if c % n_proc != jax.process_index():      # another process simulates this chunk
+                continue
             lo = study.run.first_seed + c * size
             idx = np.arange(lo, lo + size, dtype=np.uint32)
             keys = _seed_keys(seeds_key, jnp.asarray(idx))
@@ -429,8 +465,9 @@ def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
             if interrupt.requested:
                 raise KeyboardInterrupt
 
-    res = _finalize(study, prog, records, acc, compile_s, run_s, size, n_chunks)
-    return res
+    if n_proc > 1:
+        acc.merge_processes(np.arange(S) // size % n_proc)
+    return _finalize(study, prog, records, acc, compile_s, run_s, size, n_chunks)
 
 
 class _DeferInterrupt:

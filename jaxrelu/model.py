@@ -32,6 +32,16 @@ ACTIVATIONS = {
 }
 
 
+def normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
+    """Standard normals drawn in float32 (threefry), then cast to ``dtype``.
+
+    Every draw of the package goes through here, so a float64 run sees the same
+    random numbers as a float32 run of the same seed (and trajectories of the two
+    can be compared one to one).
+    """
+    return jax.random.normal(key, shape, jnp.float32).astype(dtype)
+
+
 def output_scale(parametrization: str, width: int) -> float:
     """c of f(x) = c Σ a_j σ(·): 1, 1/√m or 1/m."""
     return {"standard": 1.0, "ntk": 1 / math.sqrt(width), "mean_field": 1 / width}[parametrization]
@@ -53,7 +63,7 @@ def preactivations(params: dict, x: jax.Array) -> jax.Array:
 
 def orthonormal_rows(key: jax.Array, m: int, d: int, dtype=jnp.float32) -> jax.Array:
     """m Haar-random orthonormal rows in R^d (m ≤ d), shape (m, d)."""
-    g = jax.random.normal(key, (d, m), dtype)
+    g = normal(key, (d, m), dtype)
     q, r = jnp.linalg.qr(g)
     q = q * jnp.sign(jnp.diagonal(r))          # Haar measure (fix QR's sign convention)
     return q.T
@@ -71,12 +81,12 @@ def init(key: jax.Array, *, width: int, input_dim: int, bias: bool, first_layer:
     if first_layer == "orthonormal":
         W = init_scale * orthonormal_rows(kw, m, d, dtype)
     else:
-        W = init_scale * jax.random.normal(kw, (m, d), dtype) / math.sqrt(d)
+        W = init_scale * normal(kw, (m, d), dtype) / math.sqrt(d)
     params = {"W": W}
     if bias:
-        params["b"] = init_scale * jax.random.normal(kb, (m,), dtype) / math.sqrt(d)
+        params["b"] = init_scale * normal(kb, (m,), dtype) / math.sqrt(d)
     if second_layer == "gaussian":
-        a = second_layer_scale * jax.random.normal(ka, (m,), dtype)
+        a = second_layer_scale * normal(ka, (m,), dtype)
     elif second_layer == "balanced":
         norm2 = jnp.sum(W * W, axis=1) + (params["b"] ** 2 if bias else 0.0)
         sign = jnp.where(jax.random.bernoulli(ks, 0.5, (m,)), 1.0, -1.0).astype(dtype)

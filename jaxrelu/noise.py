@@ -73,7 +73,7 @@ def sgd_step(spec: StepSpec, params, opt_state, x, y, key, t, hp: dict):
     """One step for one trajectory at one grid point -> (params, opt_state)."""
     k_ln, k_lv = jax.random.split(key)
     if spec.label_noise:
-        y = y + hp["optimizer.label_noise"] * jax.random.normal(k_ln, y.shape, y.dtype)
+        y = y + hp["optimizer.label_noise"] * model.normal(k_ln, y.shape, y.dtype)
     if spec.masked_batch:
         bs = hp["optimizer.batch_size"]
         mask = (jnp.arange(x.shape[0]) < bs).astype(x.dtype)
@@ -86,7 +86,7 @@ def sgd_step(spec: StepSpec, params, opt_state, x, y, key, t, hp: dict):
         leaves, tree = jax.tree.flatten(params)
         keys = jax.random.split(k_lv, len(leaves))
         scale = jnp.sqrt(2 * lr * hp["optimizer.langevin_temperature"])
-        noise = [scale * jax.random.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
+        noise = [scale * model.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
         updates = jax.tree.map(jnp.add, updates, jax.tree.unflatten(tree, noise))
     if not spec.train_second_layer:
         updates = {**updates, "a": jnp.zeros_like(updates["a"])}

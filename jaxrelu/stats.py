@@ -44,7 +44,10 @@ def moments(x, mask, axis=0) -> Moments:
 
 
 def merge(a: Moments | None, b: Moments) -> Moments:
-    """Exact pairwise merge of two :class:`Moments` (host, float64)."""
+    """Exact pairwise merge of two :class:`Moments` (host, float64).
+
+    Where one side is empty (count 0) the other is returned unchanged, bit for bit.
+    """
     b = Moments(*(np.asarray(v, np.float64) for v in b))
     if a is None:
         return b
@@ -53,7 +56,9 @@ def merge(a: Moments | None, b: Moments) -> Moments:
     delta = b.mean - a.mean
     mean = a.mean + delta * b.count / safe
     m2 = a.m2 + b.m2 + delta**2 * a.count * b.count / safe
-    return Moments(n, mean, m2, np.minimum(a.min, b.min), np.maximum(a.max, b.max))
+    pick = lambda x, y, z: np.where(a.count == 0, y, np.where(b.count == 0, x, z))  # noqa: E731
+    return Moments(n, pick(a.mean, b.mean, mean), pick(a.m2, b.m2, m2),
+                   np.minimum(a.min, b.min), np.maximum(a.max, b.max))
 
 
 def finalize(m: Moments) -> dict[str, np.ndarray]:

@@ -72,7 +72,7 @@ def make_teacher(key, cfg, dtype) -> dict:
     if cfg.teacher_weights == "orthonormal":
         W = model.orthonormal_rows(key, k, d, dtype)
     else:
-        W = jax.random.normal(key, (k, d), dtype) / math.sqrt(d)
+        W = model.normal(key, (k, d), dtype) / math.sqrt(d)
     a = jnp.broadcast_to(jnp.asarray(cfg.teacher_second_layer, dtype), (k,))
     return {"W": W, "a": a}
 
@@ -85,7 +85,7 @@ def make_shared(key, cfg, dtype) -> TaskData:
         return TaskData(x_train=x, y_train=y)
     kt, kx = jax.random.split(key)
     teacher = make_teacher(kt, cfg, dtype)
-    x_test = jax.random.normal(kx, (cfg.test_size, cfg.input_dim), dtype)
+    x_test = model.normal(kx, (cfg.test_size, cfg.input_dim), dtype)
     return TaskData(teacher=teacher, x_test=x_test,
                     y_test=teacher_output(teacher, x_test, cfg.teacher_activation))
 
@@ -95,9 +95,9 @@ def make_seed_data(key, shared: TaskData, spec: TaskSpec, dtype) -> dict:
     if spec.online:
         return {}
     kx, kn = jax.random.split(key)
-    out = {"e_train": jax.random.normal(kn, (spec.train_size,), dtype)}
+    out = {"e_train": model.normal(kn, (spec.train_size,), dtype)}
     if spec.kind == "teacher_student":
-        x = jax.random.normal(kx, (spec.train_size, spec.input_dim), dtype)
+        x = model.normal(kx, (spec.train_size, spec.input_dim), dtype)
         out.update(x_train=x, y_train=teacher_output(shared.teacher, x, spec.teacher_activation))
     return out
 
@@ -124,10 +124,10 @@ def sample_batch(spec: TaskSpec, data: TaskData, key, shuffle_key, t, batch_size
     """
     if spec.online:
         kx, kn = jax.random.split(key)
-        x = jax.random.normal(kx, (spec.batch_max, spec.input_dim), dtype)
+        x = model.normal(kx, (spec.batch_max, spec.input_dim), dtype)
         y = teacher_output(data.teacher, x, spec.teacher_activation)
         if data_noise is not None:
-            y = y + data_noise * jax.random.normal(kn, (spec.batch_max,), dtype)
+            y = y + data_noise * model.normal(kn, (spec.batch_max,), dtype)
         return x, y
     y = data.labels(data_noise) if data_noise is not None else data.y_train
     if spec.full_batch:

@@ -7,7 +7,7 @@ import pytest
 from conftest import study
 
 import jaxrelu
-from jaxrelu import engine, model, noise, tasks
+from jaxrelu import model, noise, tasks
 from jaxrelu.theory import kernels
 
 
@@ -59,8 +59,8 @@ def reference_trajectory(st, k):
         kb, ks = jax.random.split(jax.random.fold_in(step_key, t))
         kx, _ = jax.random.split(kb)
         kl, _ = jax.random.split(ks)
-        x = np.asarray(jax.random.normal(kx, (B, d), jnp.float64))
-        y = np.maximum(x @ T["W"].T, 0) @ T["a"] + sig * np.asarray(jax.random.normal(kl, (B,), jnp.float64))
+        x = np.asarray(jax.random.normal(kx, (B, d), jnp.float32), np.float64)   # float32 draws (conventions)
+        y = np.maximum(x @ T["W"].T, 0) @ T["a"] + sig * np.asarray(jax.random.normal(kl, (B,), jnp.float32), np.float64)
         z = x @ W.T
         h = np.maximum(z, 0)
         r = h @ a - y

@@ -8,8 +8,9 @@ JSON line.  Method (Linux):
   everything — imports, compilation, warm-up and the run at the workload's size;
 * the per-run cost: everything is first run once (compiled, warmed), then the
   high-water mark is reset (``echo 5 > /proc/self/clear_refs``) and the run
-  repeated; its peak minus the resident size just before it is the memory the
-  run itself needs (``run_bytes``).
+  repeated (freed heap returned to the OS first, glibc ``malloc_trim``); its
+  peak minus the resident size just before it is the memory the run itself
+  needs (``run_bytes``).
 * ``per_traj_bytes``: a batched implementation is measured so at S/4 and at S
   seeds; the difference over the extra trajectories is the memory per
   trajectory (fixed costs cancel).  A one-trajectory-at-a-time implementation
@@ -37,6 +38,12 @@ def _rss() -> int:
 
 
 def _reset_peak() -> bool:
+    """Give freed heap back to the OS (glibc ``malloc_trim``), then reset the high-water mark."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")

@@ -159,30 +159,41 @@ class TorchBatched:
     per_trajectory = False
 
     def _run(self, p: Problem, steps: int, gen=None, stream=None):
+        """Trajectories flattened to one batch dimension N = S·G (index s·G + g).
+
+        Per-seed inputs: one bmm (N, B, d) @ (N, d, m), the seed's batch repeated over
+        its grid points.  Inputs shared by every trajectory (full batch): one mm
+        (n, d) @ (d, N·m).  Backward by autograd.
+        """
         torch = _torch()
         t0 = time.perf_counter()
         S = p.S if stream is None else stream["x"].shape[0]
-        W, a, b = _torch_init(p, S, gen, stream)
-        W, a, b = _expand(W, p.G), _expand(a, p.G), _expand(b, p.G)
+        G, N, m, d = p.G, S * p.G, p.m, p.d
+        W, a, b = (None if q is None else _expand(q, G).reshape(N, *q.shape[1:])
+                   for q in _torch_init(p, S, gen, stream))
         params = [q.requires_grad_() for q in (W, a, b) if q is not None]
         data = _TorchData(p, S, gen, stream)
-        lr = torch.as_tensor(p.lr)
-        lrs = [lr.view(1, -1, *([1] * (q.dim() - 2))) for q in params]
+        lr = torch.as_tensor(p.lr).repeat(S)                           # (N,)
+        lrs = [lr.view(-1, *([1] * (q.dim() - 1))) for q in params]
         setup = time.perf_counter() - t0
 
         def step(t):
             x, y = data.batch(t)
-            xx = x[:, None] if x.dim() == 3 else x                       # (S, 1, B, d) or (n, d)
-            z = torch.matmul(xx, W.transpose(-1, -2))                   # (S, G, B, m)
+            if x.dim() == 3:                                            # (S, B, d) per seed
+                xx = x if G == 1 else x[:, None].expand(S, G, *x.shape[1:]).reshape(N, *x.shape[1:])
+                z = torch.bmm(xx, W.transpose(1, 2))                    # (N, B, m)
+            else:                                                       # (n, d) shared
+                z = (x @ W.reshape(N * m, d).T).view(x.shape[0], N, m).transpose(0, 1)
             if b is not None:
-                z = z + b.unsqueeze(-2)
-            out = p.c * torch.matmul(torch.relu(z), a.unsqueeze(-1)).squeeze(-1)   # (S, G, B)
-            loss = 0.5 * ((out - y) ** 2).mean(-1).sum()
+                z = z + b.unsqueeze(1)
+            out = p.c * torch.bmm(torch.relu(z), a.unsqueeze(-1)).squeeze(-1)     # (N, B)
+            yy = y.expand(S, G, y.shape[-1]).reshape(N, -1)
+            loss = 0.5 * ((out - yy) ** 2).mean(-1).sum()
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
                 for q, g, r in zip(params, grads, lrs):
                     q.sub_(r * g)
-        return step, setup, (W, a, b)
+        return step, setup, (W.view(S, G, m, d), a.view(S, G, m), None if b is None else b.view(S, G, m))
 
     def time(self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2) -> Timing:
         torch = _torch()
