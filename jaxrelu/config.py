@@ -31,7 +31,9 @@ SWEEPABLE = (
     "optimizer.weight_decay", "optimizer.label_noise",
     "optimizer.langevin_temperature", "optimizer.decay_factor",
     "model.init_scale", "model.second_layer_scale", "task.label_noise",
+    "optimizer.method", "optimizer.svag_l",
 )
+METHODS = ("sgd", "sde", "flow", "svag")
 
 
 class ConfigError(ValueError):
@@ -106,6 +108,10 @@ class OptimizerConfig:
     decay_at: tuple[float, ...] = (0.5,)
     decay_factor: float = 0.1
     replacement: bool = False
+    method: str = "sgd"             # "sde": Euler–Maruyama of SGD's SDE; "flow": gradient flow; "svag"
+    substeps: int = 1               # Euler(-Maruyama) steps per step of time, "sde" / "flow"
+    sde_samples: int = 1024         # online "sde"/"flow": fresh samples per step for ∇L and Σ
+    svag_l: int = 1                 # SVAG's l (1 = SGD)
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,7 @@ class Study:
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    sweep: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    sweep: tuple[tuple[str, tuple[float | str, ...]], ...] = ()
     record: RecordConfig = field(default_factory=RecordConfig)
     description: str = ""
     base_dir: str = "."             # where relative paths (task.file) are resolved
@@ -445,7 +451,9 @@ def _optimizer(d) -> OptimizerConfig:
         schedule=_choice(d, s, "schedule", "constant", ("constant", "step")),
         decay_at=tuple(sorted(float(v) for v in decay_at)),
         decay_factor=_float(d, s, "decay_factor", 0.1, strict=True),
-        replacement=_bool(d, s, "replacement", False))
+        replacement=_bool(d, s, "replacement", False),
+        method=_choice(d, s, "method", "sgd", METHODS), substeps=_int(d, s, "substeps", 1),
+        sde_samples=_int(d, s, "sde_samples", 1024), svag_l=_int(d, s, "svag_l", 1))
 
 
 def _record(d) -> RecordConfig:
@@ -537,7 +545,7 @@ def _sweep(raw, study: Study):
                 raise ConfigError(f"sweep.{key}: {e}") from None
         if len(set(values)) != len(values):
             raise ConfigError(f"sweep.{key} repeats a value: {values!r}")
-        out.append((key, tuple(float(v) for v in values)))
+        out.append((key, tuple(v if key == "optimizer.method" else float(v) for v in values)))
     return tuple(out)
 
 

@@ -74,11 +74,16 @@ def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
     """The static :class:`Program` and the traced hyperparameters, each of shape (G,)."""
     t, m, o, r = study.task, study.model, study.optimizer, study.record
     grid = list(np.ndindex(*study.grid_shape)) if study.sweep else [()]
+    sweep = dict(study.sweep)
+    methods = tuple(sweep.get("optimizer.method", (o.method,)))
+
+    def number(path, v):                     # the method axis is traced as an index into methods
+        return methods.index(v) if path == "optimizer.method" else v
     hp = {}
     for path in SWEEPABLE:
-        vals = dict(study.sweep).get(path)
-        hp[path] = (np.array([vals[i[study.grid_axes.index(path)]] for i in grid])
-                    if vals is not None else np.full(len(grid), float(study.value(path))))
+        vals = sweep.get(path)
+        hp[path] = np.array([number(path, vals[i[study.grid_axes.index(path)]]) for i in grid]
+                            if vals is not None else [number(path, study.value(path))] * len(grid), float)
     swept = set(study.grid_axes)
     bmax = int(hp["optimizer.batch_size"].max())
     online = t.kind == "teacher_student" and t.train_size == "online"
@@ -97,7 +102,8 @@ def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
         kind=t.kind, input_dim=t.input_dim, online=online, train_size=n, batch_max=bmax,
         full_batch=(not online and bmax == n and "optimizer.batch_size" not in swept and not o.replacement),
         replacement=o.replacement, teacher_activation=t.teacher_activation, test_size=t.test_size,
-        label_noise="task.label_noise" in swept or t.label_noise != 0.0)
+        label_noise="task.label_noise" in swept or t.label_noise != 0.0,
+        population_rows=o.sde_samples if online and {"sde", "flow"} & set(methods) else 0)
     c = model.output_scale(m.parametrization, m.width)
     nz = lambda p: p in swept or float(study.value(p)) != 0.0   # noqa: E731
     step = noise.StepSpec(
@@ -105,7 +111,8 @@ def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
         momentum=nz("optimizer.momentum"), weight_decay=nz("optimizer.weight_decay"),
         label_noise=nz("optimizer.label_noise"), langevin=nz("optimizer.langevin_temperature"),
         masked_batch="optimizer.batch_size" in swept,
-        decay_steps=tuple(int(f * study.run.steps) for f in o.decay_at) if o.schedule == "step" else ())
+        decay_steps=tuple(int(f * study.run.steps) for f in o.decay_at) if o.schedule == "step" else (),
+        methods=methods, substeps=o.substeps, svag_max=int(hp["optimizer.svag_l"].max()))
     ctx = observables.Context(
         c=c, activation=m.activation, teacher_activation=t.teacher_activation if t.kind == "teacher_student" else None,
         closed_form=(t.kind == "teacher_student" and not m.bias
@@ -142,14 +149,31 @@ def _init_one(prog: Program, seed_key, hp, shared):
 
 
 def _step_one(prog: Program, t, state, data, seed_key, hp):
-    """SGD step t of one trajectory at one grid point."""
+    """Step t of one trajectory at one grid point (SGD, or the SDE / flow / SVAG step)."""
     key = jax.random.fold_in(jax.random.fold_in(seed_key, STEPS), t)
     k_batch, k_sgd = jax.random.split(key)
-    bs = hp["optimizer.batch_size"] if prog.step.masked_batch else prog.task.batch_max
-    x, y = tasks.sample_batch(prog.task, data, k_batch, jax.random.fold_in(seed_key, SHUFFLE), t, bs,
-                              _data_noise(prog, hp), jnp.dtype(prog.dtype))
-    params, opt = noise.sgd_step(prog.step, state["params"], state["opt"], x, y, k_sgd, t, hp)
-    return {**state, "params": params, "opt": opt}
+    dn, dt, task = _data_noise(prog, hp), jnp.dtype(prog.dtype), prog.task
+    p, s = state["params"], state["opt"]
+    outs = []
+    for method in prog.step.methods:
+        if method == "sgd":
+            bs = hp["optimizer.batch_size"] if prog.step.masked_batch else task.batch_max
+            x, y = tasks.sample_batch(task, data, k_batch, jax.random.fold_in(seed_key, SHUFFLE), t, bs, dn, dt)
+            outs.append(noise.sgd_step(prog.step, p, s, x, y, k_sgd, t, hp))
+        elif method in ("sde", "flow"):
+            x, y = tasks.full_sample(task, data, k_batch, task.population_rows, dn, dt)
+            outs.append(noise.sde_step(prog.step, p, s, x, y, k_sgd, t, hp, noisy=method == "sde"))
+        else:
+            def batches(i):
+                k1, k2 = jax.random.split(jax.random.fold_in(k_batch, i))
+                return (tasks.sample_iid(task, data, k1, task.batch_max, dn, dt),
+                        tasks.sample_iid(task, data, k2, task.batch_max, dn, dt))
+            outs.append(noise.svag_step(prog.step, p, s, batches, k_sgd, t, hp))
+    if len(outs) > 1:                         # the method is a grid axis: select this point's
+        which = hp["optimizer.method"].astype(jnp.int32)
+        outs = [jax.tree.map(lambda *xs: jax.lax.select_n(which, *xs), *outs)]
+    p, s = outs[0]
+    return {**state, "params": p, "opt": s}
 
 
 def _observe_one(prog: Program, state, data, hp):
@@ -257,7 +281,8 @@ def _bytes_per_seed(prog: Program, study: Study) -> int:
     d, m, G = prog.task.input_dim, prog.width, prog.grid_size
     n_params = m * d + m * (2 + prog.bias)
     copies = 3 + prog.step.momentum + prog.needs_init           # params, grads, updates, ...
-    per_traj = n_params * copies + prog.task.batch_max * (d + 4 * m)
+    rows = max(prog.task.batch_max * (2 if "svag" in prog.step.methods else 1), prog.task.population_rows)
+    per_traj = n_params * copies + rows * (d + 4 * m)
     eval_rows = prog.task.train_size or (0 if prog.ctx.closed_form and len(prog.observables) == 1 else prog.task.test_size)
     per_traj += 3 * eval_rows * m
     per_seed_data = prog.task.train_size * (d + 2) if study.task.kind == "teacher_student" else 0
@@ -498,8 +523,8 @@ def _finalize(study, prog, records, acc: _Accumulators, compile_s, run_s, size, 
     to_grid = lambda a: a.reshape(gshape + a.shape[1:])  # noqa: E731  (G, ...) -> (*grid, ...)
     arrays = {"step": np.asarray(records, np.int64),
               "seed": np.arange(study.run.first_seed, study.run.first_seed + S, dtype=np.int64)}
-    for axis, vals in study.sweep:
-        arrays[axis] = np.asarray(vals, np.float64)
+    for axis, vals in study.sweep:         # numbers, or the names of methods
+        arrays[axis] = np.asarray(vals) if axis == "optimizer.method" else np.asarray(vals, np.float64)
     fin = [stats.finalize(acc.moments(r)) for r in range(R)]       # per record: (G, n_obs)
     values = acc.arrays.get("values")
     diverged, fpt = acc.arrays["diverged"], acc.arrays["fpt"]

@@ -81,7 +81,7 @@ def _colors(n: int) -> list:
 
 
 def _fmt(v) -> str:
-    return f"{float(v):g}"
+    return v if isinstance(v, str) else f"{float(v):g}"
 
 
 def _short_names(axes: list[str]) -> list[str]:
@@ -93,6 +93,8 @@ def _short_names(axes: list[str]) -> list[str]:
 def _axis_values(res: Results, axis: str) -> list[str]:
     """The values of a grid axis as short strings: 3 significant digits, more only if needed
     to tell them apart (0.00398107 -> 0.00398)."""
+    if res[axis].dtype.kind in "US":                  # a categorical axis (optimizer.method)
+        return [str(v) for v in res[axis]]
     vals = np.asarray(res[axis], np.float64)
     for p in range(3, 17):
         out = [f"{v:.{p}g}" for v in vals]

@@ -88,7 +88,7 @@ class Results:
     def grid_points(self):
         """Yield (index tuple, {axis: value}) for every grid point, C order."""
         for idx in np.ndindex(*self.grid_shape):
-            yield idx, {a: float(self.arrays[a][i]) for a, i in zip(self.grid_axes, idx)}
+            yield idx, {a: self.arrays[a][i].item() for a, i in zip(self.grid_axes, idx)}
 
     def get(self, observable: str, stat: str) -> np.ndarray:
         """``{observable}.{stat}``, shape (*grid_shape, n_records[, n_quantiles])."""

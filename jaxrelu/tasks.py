@@ -41,6 +41,7 @@ class TaskSpec:
     teacher_activation: str
     test_size: int
     label_noise: bool            # data labels carry noise (task.label_noise ≠ 0 or swept)
+    population_rows: int = 0     # online SDE/flow: fresh samples per step standing in for the population
 
 
 class TaskData(NamedTuple):
@@ -113,6 +114,27 @@ def _epoch_indices(key, t, batch_size, n, batch_max):
     return jnp.where(p // n == e0, perm0[p % n], perm1[p % n])
 
 
+def sample_iid(spec: TaskSpec, data: TaskData, key, rows: int, data_noise, dtype):
+    """``rows`` i.i.d. samples: fresh Gaussian inputs online, uniform indices of a finite set."""
+    if spec.online:
+        kx, kn = jax.random.split(key)
+        x = model.normal(kx, (rows, spec.input_dim), dtype)
+        y = teacher_output(data.teacher, x, spec.teacher_activation)
+        if data_noise is not None:
+            y = y + data_noise * model.normal(kn, (rows,), dtype)
+        return x, y
+    y = data.labels(data_noise) if data_noise is not None else data.y_train
+    idx = jax.random.randint(key, (rows,), 0, spec.train_size)
+    return data.x_train[idx], y[idx]
+
+
+def full_sample(spec: TaskSpec, data: TaskData, key, rows: int, data_noise, dtype):
+    """The whole training set, or (online) ``rows`` fresh samples standing in for the population."""
+    if spec.online:
+        return sample_iid(spec, data, key, rows, data_noise, dtype)
+    return data.x_train, (data.labels(data_noise) if data_noise is not None else data.y_train)
+
+
 def sample_batch(spec: TaskSpec, data: TaskData, key, shuffle_key, t, batch_size, data_noise, dtype):
     """The batch of step t: x (batch_max, d), y (batch_max,).
 
@@ -122,18 +144,10 @@ def sample_batch(spec: TaskSpec, data: TaskData, key, shuffle_key, t, batch_size
     ``batch_size``, so under ``vmap`` over the grid the draws are shared: common
     random numbers at no extra cost.
     """
-    if spec.online:
-        kx, kn = jax.random.split(key)
-        x = model.normal(kx, (spec.batch_max, spec.input_dim), dtype)
-        y = teacher_output(data.teacher, x, spec.teacher_activation)
-        if data_noise is not None:
-            y = y + data_noise * model.normal(kn, (spec.batch_max,), dtype)
-        return x, y
-    y = data.labels(data_noise) if data_noise is not None else data.y_train
+    if spec.online or spec.replacement:
+        return sample_iid(spec, data, key, spec.batch_max, data_noise, dtype)
     if spec.full_batch:
-        return data.x_train, y
-    if spec.replacement:
-        idx = jax.random.randint(key, (spec.batch_max,), 0, spec.train_size)
-    else:
-        idx = _epoch_indices(shuffle_key, t, batch_size, spec.train_size, spec.batch_max)
+        return full_sample(spec, data, key, 0, data_noise, dtype)
+    y = data.labels(data_noise) if data_noise is not None else data.y_train
+    idx = _epoch_indices(shuffle_key, t, batch_size, spec.train_size, spec.batch_max)
     return data.x_train[idx], y[idx]

@@ -284,7 +284,7 @@ def sampler_benchmark(S: int = 1024, T: int = 200, shape=(1, 100), reps: int = 3
         except Exception as e:  # noqa: BLE001 - an impl unsupported on this backend is reported
             out["jax"][name] = {"what": spec["what"], "error": f"{type(e).__name__}: {e}"}
             continue
-        t = _best(lambda: jax.block_until_ready(f(keys)), reps)
+        t = _best(lambda f=f, keys=keys: jax.block_until_ready(f(keys)), reps)
         check = normality(_samples(name, 64, 32, shape))
         out["jax"][name] = {"what": spec["what"], "normals_per_second": n / t, "ks_pvalue": check["ks_pvalue"],
                             "ks_statistic": check["ks_statistic"], "seed_corr": check["seed_corr"],
@@ -294,7 +294,7 @@ def sampler_benchmark(S: int = 1024, T: int = 200, shape=(1, 100), reps: int = 3
     for K in [K for K in (8, 32) if K <= T]:
         f, TT = _block_fn(S, T, shape, K)
         jax.block_until_ready(f(keys))
-        t = _best(lambda: jax.block_until_ready(f(keys)), reps)
+        t = _best(lambda f=f: jax.block_until_ready(f(keys)), reps)
         nn = S * TT * int(np.prod(shape))
         out["jax"][f"block{K}"] = {"what": f"jax.random.normal (threefry), one key per block of {K} steps "
                                            f"(S, {K}, B, d) drawn at once", "normals_per_second": nn / t,
@@ -306,7 +306,7 @@ def sampler_benchmark(S: int = 1024, T: int = 200, shape=(1, 100), reps: int = 3
     per_step = {k_: v for k_, v in ok.items() if not k_.startswith("block")}
     alt = max(per_step, key=per_step.get) if per_step else "engine"
     blocks = tuple(f"block{K}" for K in (8, 32) if K <= w1_steps)
-    out["w1_step"] = w1_step_benchmark(S, w1_steps, d, m, k, samplers=("engine", *blocks, alt, "none"),
+    out["w1_step"] = w1_step_benchmark(S, w1_steps, d, m, k, samplers=("engine", "normal_foldin", *blocks, alt, "none"),
                                        reps=reps, log=log)
     return out
 
@@ -335,7 +335,7 @@ def w1_step_benchmark(S: int, T: int, d: int, m: int, k: int, samplers, reps: in
         def run(keys, p0, name=name, K=K):
             if name.startswith("block"):
                 def outer(j, p):
-                    blk = jax.vmap(lambda kk: jax.random.normal(
+                    blk = jax.vmap(lambda kk, j=j: jax.random.normal(
                         jax.random.fold_in(jax.random.fold_in(kk, 3), j), (K, 1, d)))(keys)
                     return jax.lax.fori_loop(0, K, lambda i, q: jax.vmap(step)(
                         q, jax.lax.dynamic_index_in_dim(blk, i, 1, keepdims=False)), p)
@@ -346,7 +346,7 @@ def w1_step_benchmark(S: int, T: int, d: int, m: int, k: int, samplers, reps: in
                     x = jnp.broadcast_to(jax.lax.dynamic_index_in_dim(pool, t % 64, 0, keepdims=False),
                                          (keys.shape[0], 1, d))
                 else:
-                    x = jax.vmap(lambda kk: SAMPLERS[name]["draw"](kk, t, (1, d)))(keys)
+                    x = jax.vmap(lambda kk, t=t: SAMPLERS[name]["draw"](kk, t, (1, d)))(keys)
                 return jax.vmap(step)(p, x)
             return jax.lax.fori_loop(0, T, body, p0)
 
@@ -356,10 +356,10 @@ def w1_step_benchmark(S: int, T: int, d: int, m: int, k: int, samplers, reps: in
               "a": jax.random.normal(jax.random.PRNGKey(4), (S, m))}
         f = jax.jit(run)
         jax.block_until_ready(f(keys, p0))
-        t = _best(lambda: jax.block_until_ready(f(keys, p0)), reps)
+        secs = _best(lambda f=f, keys=keys, p0=p0: jax.block_until_ready(f(keys, p0)), reps)
         steps = (T // K) * K
-        res[name] = {"seed_steps_per_second": S * steps / t, "seconds": t, "steps": steps}
-        log(f"  W1 step with {name:<15} {S * steps / t / 1e6:7.3f} M seed-steps/s")
+        res[name] = {"seed_steps_per_second": S * steps / secs, "seconds": secs, "steps": steps}
+        log(f"  W1 step with {name:<15} {S * steps / secs / 1e6:7.3f} M seed-steps/s")
     return res
 
 
@@ -394,8 +394,8 @@ def machine() -> dict:
         import jax
         info["jax"] = jax.__version__
         info["jax_devices"] = [str(dv) for dv in jax.devices()]
-    except Exception:  # noqa: BLE001
-        pass
+    except Exception as e:  # noqa: BLE001 - machine info is best effort
+        info["jax"] = f"unavailable ({type(e).__name__})"
     try:
         import torch
         info["torch"] = torch.__version__

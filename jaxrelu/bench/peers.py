@@ -2,8 +2,9 @@
 
 (a) ``torch_naive``    a PyTorch loop over trajectories, autograd + ``torch.optim.SGD``,
                        one trajectory at a time (a subset is timed, then extrapolated);
-(b) ``torch_batched``  PyTorch with seeds (and grid points) as batch dimensions:
-                       batched matmul (bmm) + autograd, one step for every trajectory;
+(b) ``torch_batched``  PyTorch with the trajectories (seeds × grid points) as one batch
+                       dimension: bmm + autograd, one step for every trajectory at once
+                       (one mm when every trajectory sees the same inputs);
 (c) ``torch_func``     ``torch.func.vmap(grad(loss))`` over stacked parameters;
 (d) ``jax_per_seed``   a jitted ``lax.scan`` over steps for one trajectory, called in a
                        Python loop over trajectories (a subset is timed, then extrapolated);
@@ -16,7 +17,8 @@ teacher, ỹ = y + σ ξ for label-noise SGD); like jaxrelu, every grid point of
 seed sees the same draws (common random numbers).  A finite training set is
 drawn per seed and visited in reshuffled epochs; a dataset is used full-batch.
 
-Each peer has ``time(problem, steps, budget)`` -> :class:`Timing` and
+Each peer has ``time(problem, steps, budget)`` -> :class:`Timing` (a batched torch
+peer that runs past :data:`MAX_SECONDS` stops and is extrapolated per step) and
 ``replay(problem, stream)`` -> final (‖(W, b)‖, ‖a‖) per (seed, grid point),
 where ``stream`` is :func:`workloads.replay` (jaxrelu's own init and batches):
 the numerical agreement check.
@@ -142,6 +144,28 @@ def _torch_init(p: Problem, S: int, gen, stream=None, seeds=None):
     return W, a, b
 
 
+#: a batched peer stops after this many seconds and is extrapolated per step (says so in its notes)
+MAX_SECONDS = 20.0
+
+
+def _timed_loop(step, steps: int, max_seconds: float) -> tuple[int, float]:
+    """Run step(0..steps-1), stopping early after max_seconds -> (steps done, seconds)."""
+    t0 = time.perf_counter()
+    for t in range(steps):
+        step(t)
+        if time.perf_counter() - t0 > max_seconds and t + 1 < steps:
+            return t + 1, time.perf_counter() - t0
+    return steps, time.perf_counter() - t0
+
+
+def _batched_timing(key, p: Problem, steps: int, done: int, run: float, setup: float, warm: float) -> Timing:
+    torch = _torch()
+    notes = [f"torch threads: {torch.get_num_threads()} (default)"]
+    if done < steps:
+        notes.append(f"stopped after {done} of {steps} steps ({run:.0f} s), extrapolated per step")
+    return Timing(key, steps, p.trajectories, p.trajectories, run * steps / done, setup, warm, notes=notes)
+
+
 def _small(p: Problem) -> Problem:
     """The same problem with at most 4 seeds (for warm-up)."""
     return Problem(**{**p.__dict__, "S": min(p.S, 4)})
@@ -195,7 +219,8 @@ class TorchBatched:
                     q.sub_(r * g)
         return step, setup, (W.view(S, G, m, d), a.view(S, G, m), None if b is None else b.view(S, G, m))
 
-    def time(self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2) -> Timing:
+    def time(self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2,
+             max_seconds: float = MAX_SECONDS) -> Timing:
         torch = _torch()
         gen = torch.Generator().manual_seed(0)
         step, _, _ = self._run(_small(p), warmup, gen)
@@ -204,11 +229,8 @@ class TorchBatched:
             step(t)
         warm = time.perf_counter() - t0
         step, setup, _ = self._run(p, steps, gen)
-        t0 = time.perf_counter()
-        for t in range(steps):
-            step(t)
-        return Timing(self.key, steps, p.trajectories, p.trajectories, time.perf_counter() - t0, setup, warm,
-                      notes=[f"torch threads: {torch.get_num_threads()} (default)"])
+        done, run = _timed_loop(step, steps, max_seconds)
+        return _batched_timing(self.key, p, steps, done, run, setup, warm)
 
     def replay(self, p: Problem, stream) -> tuple[np.ndarray, np.ndarray]:
         torch = _torch()
@@ -257,7 +279,8 @@ class TorchFunc:
             state["params"] = [q - r * gq for q, gq, r in zip(state["params"], grads, lrs)]
         return step, setup, state
 
-    def time(self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2) -> Timing:
+    def time(self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2,
+             max_seconds: float = MAX_SECONDS) -> Timing:
         torch = _torch()
         gen = torch.Generator().manual_seed(0)
         step, _, _ = self._run(_small(p), gen)
@@ -266,12 +289,9 @@ class TorchFunc:
             step(t)
         warm = time.perf_counter() - t0
         step, setup, _ = self._run(p, gen)
-        t0 = time.perf_counter()
         with torch.no_grad():
-            for t in range(steps):
-                step(t)
-        return Timing(self.key, steps, p.trajectories, p.trajectories, time.perf_counter() - t0, setup, warm,
-                      notes=[f"torch threads: {torch.get_num_threads()} (default)"])
+            done, run = _timed_loop(step, steps, max_seconds)
+        return _batched_timing(self.key, p, steps, done, run, setup, warm)
 
     def replay(self, p: Problem, stream):
         step, _, state = self._run(p, None, stream)
@@ -526,3 +546,31 @@ class JaxRelu:
 PEERS = {"torch_naive": TorchNaive(), "torch_batched": TorchBatched(), "torch_func": TorchFunc(),
          "jax_per_seed": JaxPerSeed(), "jaxrelu": JaxRelu()}
 TORCH_PEERS = ("torch_naive", "torch_batched", "torch_func")
+
+
+def agreement(workload, quick: bool = False, impls=tuple(PEERS), seeds: int = 2, steps: int = 12,
+              tolerance: float = 1e-4) -> dict:
+    """Every peer on jaxrelu's own random stream against jaxrelu's final ‖(W, b)‖ and ‖a‖.
+
+    The peers get jaxrelu's initial parameters and the batch (and ξ) of every step
+    (:func:`workloads.replay`); jaxrelu runs the same study keeping per-seed
+    ``weight_norm`` and ``second_layer_norm``.  Returns the largest relative
+    difference per peer (float32 on both sides: expect ~1e-7).
+    """
+    from jaxrelu.bench import workloads as wl
+    study = workload.study(quick=quick, seeds=seeds, steps=steps)
+    prob = wl.problem(study)
+    stream = wl.replay(study, seeds, steps)
+    ref_w, ref_a = PEERS["jaxrelu"].replay_study(study)
+    w0, _ = wl.final_norms(stream["W0"], stream["a0"], stream.get("b0"))
+    out = {"seeds": seeds, "steps": steps, "tolerance": tolerance, "peers": {},
+           "jaxrelu_moved": float(np.max(np.abs(ref_w / w0[:, None] - 1)))}
+    torch_off = torch_missing() is not None
+    for name in impls:
+        if name == "jaxrelu" or (name in TORCH_PEERS and torch_off):
+            continue
+        wn, an = PEERS[name].replay(prob, stream)
+        err = float(max(np.max(np.abs(wn / ref_w - 1)), np.max(np.abs(an / ref_a - 1))))
+        out["peers"][name] = {"max_rel_err": err, "passed": err < tolerance}
+    out["passed"] = all(v["passed"] for v in out["peers"].values())
+    return out

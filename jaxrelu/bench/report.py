@@ -60,7 +60,7 @@ def _mib(b):
 def _kib(b):
     if b is None:
         return "-"
-    return f"{b / 1024:.3g}"
+    return "~0" if abs(b) < 512 else fmt_count(b / 1024)
 
 
 def workload_table(key: str, w: dict) -> str:
@@ -72,19 +72,19 @@ def workload_table(key: str, w: dict) -> str:
              + (f" + {fmt_count(c['flops_per_seed_step'])} FLOP/seed (teacher)" if c['flops_per_seed_step'] else "")
              + f";  roofline {fmt_count(w['roofline_rate'])} trajectory-steps/s ({w['roofline_seconds']:.3g} s)"]
     hdr = (f"    {'implementation':<44}{'traj-steps/s':>13}{'jaxrelu x':>10}{'roofline':>9}{'compile s':>10}"
-           f"{'setup s':>8}{'peak MiB':>9}{'KiB/traj':>9}  notes")
+           f"{'setup s':>8}{'peak MiB':>9}{'KiB/traj':>10}  notes")
     lines += [hdr, "    " + "-" * (len(hdr) - 4)]
-    for name, r in w["impls"].items():
+    for r in w["impls"].values():
         if r.get("skipped"):
             lines.append(f"    {r['label']:<44}  skipped: {r['skipped']}")
             continue
         mem = r.get("memory") or {}
         per = mem.get("per_traj_bytes")
-        per_s = ("<=" if mem.get("concurrent") == 1 else "") + _kib(per) if per is not None else "-"
+        per_s = _kib(per)
         notes = "; ".join(n for n in r.get("notes", []) if not n.startswith("torch threads"))
         lines.append(f"    {r['label']:<44}{fmt_count(r['rate']):>13}{_f(r.get('jaxrelu_speedup'), '{:.3g}'):>10}"
                      f"{_f(r['roofline_fraction'], '{:.1%}'):>9}{_f(r['compile_seconds'], '{:.2f}'):>10}"
-                     f"{_f(r['setup_seconds'], '{:.2f}'):>8}{_mib(mem.get('peak_bytes')):>9}{per_s:>9}  {notes}")
+                     f"{_f(r['setup_seconds'], '{:.2f}'):>8}{_mib(mem.get('peak_bytes')):>9}{per_s:>10}  {notes}")
     if w.get("agreement"):
         ag = w["agreement"]
         errs = ", ".join(f"{k} {v['max_rel_err']:.1e}" for k, v in ag["peers"].items())
@@ -113,8 +113,8 @@ def limits_table(lim: dict) -> str:
     j, t = lim["jax_sampler"], lim.get("torch_sampler")
     lines = ["Machine limits",
              f"    matmul (float32, {lim['matmul']['n']}^2, jnp)          {lim['matmul']['flops_per_second'] / 1e9:8.1f} GFLOP/s",
-             f"    jax.random.normal threefry, engine pattern   {j['normals_per_second'] / 1e6:8.1f} M normals/s"
-             f"  ({j['seeds']} seeds x {j['steps']} steps of {tuple(j['block'])})"]
+             (f"    jax.random.normal threefry, engine pattern   {j['normals_per_second'] / 1e6:8.1f} M normals/s"
+              f"  ({j['seeds']} seeds x {j['steps']} steps of {tuple(j['block'])})")]
     if t:
         lines.append(f"    torch.randn, same blocks per step            {t['normals_per_second'] / 1e6:8.1f} M normals/s"
                      f"  (one big block: {t['one_block_normals_per_second'] / 1e6:.1f} M/s; torch threads {t['threads']})")

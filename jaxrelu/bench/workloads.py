@@ -64,7 +64,7 @@ WORKLOADS: dict[str, Workload] = {
          "model": {"width": 8, "activation": "relu"},
          "optimizer": {"lr": 0.005, "batch_size": 1},
          "record": {"observables": ["population_loss"], "quantiles": []}},
-        seeds=1024, steps=3000,
+        seeds=1024, steps=1000,
         quick={"task": {"input_dim": 20, "teacher_width": 2}, "model": {"width": 4}},
         quick_seeds=16, quick_steps=40),
     "W2": Workload(
@@ -74,7 +74,7 @@ WORKLOADS: dict[str, Workload] = {
          "model": {"width": 512, "activation": "relu", "parametrization": "ntk"},
          "optimizer": {"lr": 0.002, "batch_size": 64},
          "record": {"observables": ["weight_norm"], "quantiles": []}},
-        seeds=64, steps=24,
+        seeds=64, steps=12,
         quick={"task": {"input_dim": 40, "train_size": 128}, "model": {"width": 16},
                "optimizer": {"batch_size": 16, "lr": 0.01}, "run": {"chunk_size": None}},
         quick_seeds=8, quick_steps=12),
@@ -85,7 +85,7 @@ WORKLOADS: dict[str, Workload] = {
          "model": {"width": 100, "activation": "relu", "bias": True, "parametrization": "ntk"},
          "optimizer": {"lr": 0.02, "batch_size": 12},
          "record": {"observables": ["train_loss"], "quantiles": []}},
-        seeds=4096, steps=1000,
+        seeds=4096, steps=300,
         quick={"model": {"width": 16}}, quick_seeds=32, quick_steps=40),
     "W4": Workload(
         "W4", "W1 over a 4x4 lr x label-noise grid (16 points)",
@@ -96,7 +96,7 @@ WORKLOADS: dict[str, Workload] = {
          "sweep": {"optimizer.lr": [0.001, 0.002, 0.005, 0.01],
                    "optimizer.label_noise": [0.0, 0.1, 0.3, 1.0]},
          "record": {"observables": ["population_loss"], "quantiles": []}},
-        seeds=256, steps=1500,
+        seeds=256, steps=400,
         quick={"task": {"input_dim": 20, "teacher_width": 2}, "model": {"width": 4}},
         quick_seeds=8, quick_steps=40),
 }
@@ -142,7 +142,7 @@ def problem(study) -> Problem:
 
     from jaxrelu import engine, tasks
     prog, hp = engine.build(study)
-    s, t, m, o = prog.step, study.task, study.model, study.optimizer
+    s, t, m = prog.step, study.task, study.model
     bad = [name for name, cond in [
         ("activation != relu", m.activation != "relu" or (t.kind == "teacher_student" and t.teacher_activation != "relu")),
         ("momentum", s.momentum), ("weight decay", s.weight_decay), ("Langevin noise", s.langevin),
@@ -156,7 +156,7 @@ def problem(study) -> Problem:
     kind = "online" if prog.task.online else ("full" if prog.task.full_batch else "finite")
     _, shared_key = jax.random.split(jax.random.PRNGKey(study.run.seed))
     shared = tasks.make_shared(shared_key, t, jnp.float32)
-    f32 = lambda a: None if a is None else np.array(a, np.float32)  # noqa: E731  (writable copies)
+    f32 = lambda a: None if a is None else np.array(a, np.float32)  # writable copies
     return Problem(
         kind=kind, d=prog.task.input_dim, m=prog.width, k=t.teacher_width if t.kind == "teacher_student" else 0,
         B=prog.task.batch_max, n=prog.task.train_size, bias=prog.bias, c=float(s.c),
