@@ -138,6 +138,7 @@ class RecordConfig:
     histograms: tuple[Histogram, ...] = ()
     first_passage: tuple[FirstPassage, ...] = ()
     keep_per_seed: tuple[str, ...] = ()
+    theory: tuple[str, ...] = ()    # "ode": the teacher–student ODE, same config and seeds
 
 
 @dataclass(frozen=True)
@@ -516,7 +517,12 @@ def _record(d) -> RecordConfig:
     keep = d.get("keep_per_seed", [])
     if not isinstance(keep, list) or any(k not in obs for k in keep):
         raise ConfigError(f"record.keep_per_seed must list observables from record.observables, got {keep!r}")
-    return RecordConfig(observables=tuple(obs), quantiles=tuple(float(q) for q in qs),
+    theory = d.get("theory", [])
+    if not isinstance(theory, list) or any(x != "ode" for x in theory):
+        raise ConfigError(f"record.theory must be a list of 'ode', got {theory!r}")
+    if theory and "population_loss" not in obs:
+        raise ConfigError("record.theory = ['ode'] needs population_loss in record.observables")
+    return RecordConfig(observables=tuple(obs), quantiles=tuple(float(q) for q in qs), theory=tuple(theory),
                         histograms=tuple(hist_list), first_passage=tuple(fp_list),
                         keep_per_seed=tuple(keep))
 

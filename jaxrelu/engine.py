@@ -272,6 +272,23 @@ def _compiled(prog: Program, keys, hp, shared, valid):
 
 
 # ============================================================ the run
+def initial_params(study: Study, n_seeds: int):
+    """Initial parameters of trajectories ``first_seed .. first_seed + n_seeds − 1``.
+
+    Returns (params with leading axes (n_seeds, G), shared task data, hp (G,) arrays),
+    exactly as the run draws them (for theory started from the same weights).
+    """
+    prog, hp_np = build(study)
+    dt = jnp.dtype(prog.dtype)
+    with jax.enable_x64(study.run.dtype == "float64"):
+        seeds_key, shared_key = jax.random.split(jax.random.PRNGKey(study.run.seed))
+        shared = tasks.make_shared(shared_key, study.task, dt)
+        idx = jnp.arange(study.run.first_seed, study.run.first_seed + n_seeds, dtype=jnp.uint32)
+        state, _ = jax.jit(_make_fns(prog)[0])(_seed_keys(seeds_key, idx),
+                                               {k: jnp.asarray(v, dt) for k, v in hp_np.items()}, shared)
+    return state["params"], shared, hp_np
+
+
 def _seed_keys(base_key, indices):
     return jax.vmap(lambda k: jax.random.fold_in(base_key, k))(indices)
 
@@ -314,8 +331,14 @@ def run(study: Study, progress: Callable[[dict], None] | None = None,
     end of each chunk and on Ctrl-C; if that file exists the run resumes from it
     and gives results bitwise identical to an uninterrupted run.
     """
+    if "ode" in study.record.theory:             # fail before simulating, not after
+        from jaxrelu.theory import predict
+        predict.check_ode_applies(study)
     with jax.enable_x64(study.run.dtype == "float64"):
-        return _run(study, progress, None if checkpoint is None else Path(checkpoint))
+        res = _run(study, progress, None if checkpoint is None else Path(checkpoint))
+    if "ode" in study.record.theory:
+        res.arrays["population_loss.ode"] = predict.ode_population_loss(study)
+    return res
 
 
 class _Accumulators:

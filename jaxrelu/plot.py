@@ -292,6 +292,7 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
         fig = _new_figure()
         ax, axd = fig.subplots(), None
 
+    theory = res[f"{observable}.ode"] if f"{observable}.ode" in res else None
     plotted = [mean[i] for i in idxs]
     if quant is not None:
         plotted += [quant[i] for i in idxs]
@@ -319,6 +320,8 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
         if not np.any(np.isfinite(m)):
             label += " (all diverged)"
         handles.append(ax.plot(step, m, color=c, lw=1.8, marker=marker, ms=4, label=label)[0])
+        if theory is not None:                      # the ODE from the same seeds' initial weights
+            ax.plot(step, theory[idx], color="black", lw=1.2, ls=":", zorder=5)
         if show_div and np.nanmax(div[idx], initial=0.0) > 0:
             axd.step(step, div[idx], where="post", color=c, lw=1.4, marker=marker, ms=3)
 
@@ -328,6 +331,8 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
     gray = "0.35"
     key = [Line2D([], [], color=gray, lw=1.8, label="mean"),
            Patch(color=gray, alpha=0.35, lw=0, label="± 1 s.e.m.")]
+    if theory is not None:
+        key.append(Line2D([], [], color="black", lw=1.2, ls=":", label="ODE (d → ∞)"))
     if quant is not None:
         if med is not None:
             key.append(Line2D([], [], color=gray, lw=1.0, ls="--", label="median"))

@@ -346,38 +346,6 @@ def test_erf_symmetric_plateau(K, expected):
 # relu: ODE vs online SGD (minimal vmapped simulator)
 # --------------------------------------------------------------------------
 
-def simulate_sgd(W0, a0, Wt, at, *, lr, batch_size, n_records, record_every, label_noise, key):
-    """Online SGD on ½(f − y)², f = Σ a_j relu(w_j·x), for a batch of seeds.
-
-    W0 (S, K, d), a0 (S, K); teacher Wt (M, d), at (M,).  Returns the population
-    error (S, n_records + 1) at steps 0, record_every, 2·record_every, ...
-    """
-    d = W0.shape[-1]
-
-    def loss(p, x, y):
-        W, a = p
-        return 0.5 * jnp.mean((jax.nn.relu(x @ W.T) @ a - y) ** 2)
-
-    def step(p, k):
-        kx, kn = jax.random.split(k)
-        x = jax.random.normal(kx, (batch_size, d))
-        y = jax.nn.relu(x @ Wt.T) @ at + label_noise * jax.random.normal(kn, (batch_size,))
-        g = jax.grad(loss)(p, x, y)
-        return jax.tree_util.tree_map(lambda q, gq: q - lr * gq, p, g), None
-
-    def record(p, k):
-        p, _ = jax.lax.scan(step, p, jax.random.split(k, record_every))
-        return p, population_loss(p[0], p[1], 1.0, "relu", Wt, at, "relu")
-
-    def one(W, a, k):
-        e0 = population_loss(W, a, 1.0, "relu", Wt, at, "relu")
-        _, eps = jax.lax.scan(record, (W, a), jax.random.split(k, n_records))
-        return jnp.concatenate([e0[None], eps])
-
-    keys = jax.random.split(key, W0.shape[0])
-    return np.asarray(jax.jit(jax.vmap(one))(W0, a0, keys))
-
-
 def sgd_vs_ode(*, eta, d=1000, K=2, M=2, a_star=(1.0, 1.0), seeds=64, batch_size=1,
                label_noise=0.0, n_records=5, record_every=500, seed=0, log2_samples=12):
     """Simulated ε (seeds, n) and the ODE from each seed's initial conditions,
@@ -388,14 +356,19 @@ def sgd_vs_ode(*, eta, d=1000, K=2, M=2, a_star=(1.0, 1.0), seeds=64, batch_size
     RK4 with dt = 0.05 is stable for these η and |a| ≲ 3 (dt = 0.1 is not for
     the seeds with the largest initial second layer at η = 2).
     """
-    k1, k2, k3, k4 = jax.random.split(jax.random.PRNGKey(seed), 4)
-    Wt = jnp.linalg.qr(jax.random.normal(k1, (d, M)))[0].T
-    at = jnp.asarray(a_star)
-    W0 = jax.random.normal(k2, (seeds, K, d)) / jnp.sqrt(d)
-    a0 = jax.random.normal(k3, (seeds, K))
-    sim = simulate_sgd(W0, a0, Wt, at, lr=eta / d, batch_size=batch_size,
-                       n_records=n_records, record_every=record_every,
-                       label_noise=label_noise, key=k4)
+    import jaxrelu
+    from jaxrelu import config, engine
+    st = config.from_dict({
+        "run": {"seeds": seeds, "steps": n_records * record_every, "record_every": record_every,
+                "seed": seed},
+        "task": {"input_dim": d, "teacher_width": M, "teacher_second_layer": list(a_star)},
+        "model": {"width": K},
+        "optimizer": {"lr": eta / d, "batch_size": batch_size, "label_noise": label_noise},
+        "record": {"observables": ["population_loss"], "keep_per_seed": ["population_loss"]}})
+    sim = jaxrelu.run(st)["population_loss.per_seed"].astype(np.float64)      # the engine itself
+    params, shared, _ = engine.initial_params(st, seeds)                       # its initial weights
+    W0, a0 = params["W"][:, 0], params["a"][:, 0]
+    Wt, at = shared.teacher["W"], shared.teacher["a"]
     times = np.arange(n_records + 1) * record_every / d
     teacher = ode.teacher_from_weights(Wt, at)
     states = jax.vmap(lambda W, a: ode.state_from_weights(W, a, Wt))(W0, a0)

@@ -1,0 +1,66 @@
+"""Theory on the axes of a study: the ODE prediction for the same config, grid and seeds.
+
+:func:`ode_population_loss` integrates the online teacher–student ODEs
+(:mod:`jaxrelu.theory.ode`) from the *empirical* initial order parameters
+(Q₀, R₀, v₀) of the study's own trajectories (the same seeds, hence the same
+initial weights, as the simulation) at every grid point, and averages ε(t)
+over seeds at the record steps (t = step / d, η = lr · d).  Put in a study with
+``[record] theory = ["ode"]``: the results then hold ``population_loss.ode``
+of shape (*grid_shape, n_records), drawn by the standard figures.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrelu.config import ConfigError, Study
+from jaxrelu.theory import ode
+
+
+def check_ode_applies(study: Study) -> None:
+    """Raise ConfigError naming the key when the ODE limit does not describe the study."""
+    t, m, o = study.task, study.model, study.optimizer
+    swept = set(study.grid_axes)
+    rules = [
+        (t.kind != "teacher_student" or t.train_size != "online", "task.train_size",
+         "the ODE needs online teacher-student data (train_size = 'online')"),
+        (m.activation != t.teacher_activation, "model.activation",
+         f"the ODE needs the teacher's activation ({t.teacher_activation!r})"),
+        (m.bias, "model.bias", "the ODE has no biases"),
+        (o.method != "sgd" or "optimizer.method" in swept, "optimizer.method", "the ODE describes plain SGD"),
+        (o.schedule != "constant", "optimizer.schedule", "the ODE uses a constant lr"),
+    ] + [(p in swept or float(study.value(p)) != 0.0, p, "the ODE has no such term")
+         for p in ("optimizer.momentum", "optimizer.weight_decay", "optimizer.langevin_temperature")]
+    for bad, key, why in rules:
+        if bad:
+            raise ConfigError(f"record.theory = ['ode'] does not apply: {key}: {why}")
+
+
+def ode_population_loss(study: Study, seeds: int | None = 16, dt: float = 0.01,
+                        second_order: bool = True) -> np.ndarray:
+    """Mean over seeds of the ODE's ε_g at the record steps, shape (*grid_shape, n_records).
+
+    ``seeds``: how many of the study's trajectories (from ``run.first_seed``) give
+    initial conditions (None: all).  ``second_order = False`` drops the η²/B terms.
+    """
+    from jaxrelu import engine                    # engine imports theory: import lazily
+    check_ode_applies(study)
+    n = study.run.seeds if seeds is None else min(seeds, study.run.seeds)
+    params, shared, hp = engine.initial_params(study, n)
+    d = study.task.input_dim
+    times = np.asarray(study.record_steps(), np.float64) / d
+    c = float(engine.build(study)[0].step.c)
+    teacher = ode.teacher_from_weights(shared.teacher["W"], shared.teacher["a"])
+    out = np.empty((hp["optimizer.lr"].size, times.size))
+    for g in range(out.shape[0]):
+        states = jax.vmap(lambda W, a: ode.state_from_weights(W, a, shared.teacher["W"], c))(
+            params["W"][:, g], params["a"][:, g])
+        sigma = float(np.hypot(hp["optimizer.label_noise"][g], hp["task.label_noise"][g]))
+        traj = jax.vmap(lambda s: ode.integrate(
+            s, teacher, times, activation=study.model.activation, eta=float(hp["optimizer.lr"][g]) * d,
+            batch_size=float(hp["optimizer.batch_size"][g]), label_noise=sigma, c=c, dt=dt,
+            second_order=second_order, train_second_layer=study.model.train_second_layer))(states)
+        out[g] = np.asarray(jnp.mean(traj.eps, axis=0))
+    return out.reshape(study.grid_shape + (times.size,))
