@@ -413,8 +413,8 @@ def test_relu_dropping_second_order_terms_breaks_agreement(relu_runs):
     se = sim.std(0, ddof=1) / np.sqrt(sim.shape[0])
     z_without = (sim.mean(0) - without.mean(0))[2:] / se[2:]      # t ≥ 1
     assert np.all(z_without > 5), z_without
-    # and the η² terms are what makes the difference (they slow learning)
-    assert np.all(without.mean(0)[2:] < 0.85 * with_eta2.mean(0)[2:])
+    # and the η² terms are what makes the difference: they slow learning by many SE
+    assert np.all(without.mean(0)[2:] < with_eta2.mean(0)[2:] - 5 * se[2:])
 
 
 @pytest.mark.slow
