@@ -22,12 +22,29 @@ def experiments_dir() -> Path:
 
 
 def resolve_config(name: str) -> Path:
-    """A path, or the name of a built-in experiment (``quickstart``)."""
+    """A path, or the name of a built-in experiment (``quickstart``: a .toml or a .py script)."""
     p = Path(name)
-    if p.exists() or p.suffix == ".toml" or "/" in name:
+    if p.exists() or p.suffix in (".toml", ".py") or "/" in name:
         return p
-    builtin = experiments_dir() / f"{name}.toml"
-    return builtin if builtin.exists() else p
+    for suffix in (".toml", ".py"):
+        builtin = experiments_dir() / f"{name}{suffix}"
+        if builtin.exists():
+            return builtin
+    return p
+
+
+def run_script(path: Path, argv: list[str]) -> int:
+    """Run an experiment script (``experiments/NAME.py``) with its own arguments."""
+    import runpy
+    old = sys.argv
+    sys.argv = [str(path), *argv]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
+    finally:
+        sys.argv = old
+    return 0
 
 
 class Progress:
@@ -143,18 +160,28 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def describe(path: Path) -> str:
+    """First line of an experiment's description (TOML) or module docstring (script)."""
+    import ast
+    try:
+        if path.suffix == ".py":
+            text = ast.get_docstring(ast.parse(path.read_text())) or ""
+        else:
+            text = config.load(path).description
+        return text.strip().splitlines()[0]
+    except (ConfigError, IndexError, SyntaxError):
+        return ""
+
+
 def cmd_experiments(args) -> int:
     d = experiments_dir()
-    files = sorted(d.glob("*.toml"))
+    files = sorted([*d.glob("*.toml"), *d.glob("*.py")], key=lambda f: f.stem)
     if not files:
         print(f"no experiments found in {d}", file=sys.stderr)
         return 1
     for f in files:
-        try:
-            desc = config.load(f).description.strip().splitlines()[0]
-        except (ConfigError, IndexError):
-            desc = ""
-        print(f"{f.stem:<28} {desc}")
+        kind = "script" if f.suffix == ".py" else "toml"
+        print(f"{f.stem:<28} {kind:<7}{describe(f)}")
     return 0
 
 
@@ -214,6 +241,8 @@ def main(argv=None) -> int:
     if argv[:1] == ["bench"]:                      # the benchmark parses its own options
         from jaxrelu.bench import main as bench_main
         return bench_main(argv[1:])
+    if argv[:1] == ["run"] and len(argv) > 1 and resolve_config(argv[1]).suffix == ".py":
+        return run_script(resolve_config(argv[1]), argv[2:])   # a script experiment
     args = parser().parse_args(argv)
     try:
         return args.func(args)

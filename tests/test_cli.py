@@ -85,7 +85,7 @@ def test_validate_and_experiments(tiny, capsys):
     assert capsys.readouterr().out.startswith("ok:")
     assert cli.main(["experiments"]) == 0
     listing = capsys.readouterr().out
-    assert re.search(r"^quickstart\s+\S", listing, re.M)
+    assert re.search(r"^quickstart\s+toml\s+\S", listing, re.M)
 
 
 def test_every_builtin_experiment_validates():
