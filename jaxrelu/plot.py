@@ -34,6 +34,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
+from jaxrelu import analysis
 from jaxrelu.results import Results
 from jaxrelu.results import load as _load
 
@@ -474,6 +475,7 @@ def plot_survival(res: Results, observable: str | None = None, *, logx: bool | N
                          f"(configure record.first_passage for it)")
     step = np.asarray(res.step)
     surv = np.asarray(res[f"fpt.{observable}.survival"], np.float64)
+    times = res[f"fpt.{observable}.steps"] if f"fpt.{observable}.steps" in res else None
     idxs = _grid_indices(res)
     fig = _new_figure()
     ax = fig.subplots()
@@ -483,6 +485,14 @@ def plot_survival(res: Results, observable: str | None = None, *, logx: bool | N
         label = _point_label(res, idx) if idx else None   # linestyles too: curves often coincide
         handles.append(ax.step(step, surv[idx], where="post", color=c, lw=1.8, marker=marker,
                                ls=_LINESTYLES[k % len(_LINESTYLES)], label=label)[0])
+        if times is not None and np.isfinite(times[idx]).any():
+            km = analysis.kaplan_meier(times[idx], censor_time=float(step[-1]))
+            tt = np.concatenate([[step[0]], km.time, [step[-1]]])
+            lo = np.concatenate([[1.0], km.low, km.low[-1:]])
+            hi = np.concatenate([[1.0], km.high, km.high[-1:]])
+            ax.fill_between(tt, lo, hi, step="post", color=c, alpha=0.18, lw=0)
+    if times is not None:
+        handles.append(Patch(color="0.35", alpha=0.3, lw=0, label="95% Kaplan–Meier band"))
     _set_step_scale(ax, step, logx, limits="left")   # right margin: a drop at the last record shows
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("SGD step")
@@ -496,8 +506,52 @@ def plot_survival(res: Results, observable: str | None = None, *, logx: bool | N
     n = _n_seeds(res)
     ax.set_title(title + (f" ({n} seeds)" if n else ""), fontsize="medium")
     ax.grid(True, alpha=0.3)
-    if idxs != [()]:
+    if idxs != [()] or times is not None:
         _legend(ax, handles, len(handles))
+    return fig
+
+
+# ======================================================== paired differences
+def plot_paired_difference(res: Results, observable: str, reference=None, *, level: float = 0.95) -> Figure:
+    """Difference of ``observable`` between each grid point and ``reference`` over time.
+
+    Uses the per-seed values (``record.keep_per_seed``): seed k shares its
+    initialisation and samples across grid points (common random numbers), so
+    the difference is estimated on per-seed differences (paired t interval,
+    shaded) — far tighter than the unpaired (Welch) interval, drawn dotted for
+    contrast.  ``reference`` is a grid index (default: the first grid point).
+    """
+    _require(res, observable)
+    key = f"{observable}.per_seed"
+    if key not in res:
+        raise ValueError(f"no per-seed values of {observable!r} (add it to record.keep_per_seed)")
+    idxs = _grid_indices(res)
+    if len(idxs) < 2:
+        raise ValueError("a paired difference needs at least two grid points (a sweep)")
+    ref = idxs[0] if reference is None else _index(res, reference)
+    v = np.asarray(res[key], np.float64)                      # (*grid, seeds, R)
+    step = np.asarray(res.step)
+    fig = _new_figure()
+    ax = fig.subplots()
+    handles = []
+    others = [i for i in idxs if i != ref]
+    for c, idx in zip(_colors(len(others)), others):
+        paired = analysis.paired_difference(v[idx].T, v[ref].T, level=level)
+        unpaired = analysis.unpaired_difference(v[idx].T, v[ref].T, level=level)
+        handles.append(ax.plot(step, paired.estimate, color=c, lw=1.8, label=_point_label(res, idx))[0])
+        ax.fill_between(step, paired.low, paired.high, color=c, alpha=0.3, lw=0)
+        ax.plot(step, unpaired.low, color=c, lw=0.9, ls=":")
+        ax.plot(step, unpaired.high, color=c, lw=0.9, ls=":")
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    gray = "0.35"
+    key_handles = [Patch(color=gray, alpha=0.3, lw=0, label=f"{100 * level:g}% paired interval"),
+                   Line2D([], [], color=gray, lw=0.9, ls=":", label=f"{100 * level:g}% unpaired interval")]
+    _legend(ax, handles + key_handles, len(handles))
+    _set_step_scale(ax, step, None)
+    ax.set_xlabel("SGD step")
+    ax.set_ylabel(f"Δ {_nice(observable)}")
+    ax.set_title(f"{_nice(observable)}: difference to {_point_label(res, ref)} (same seeds)", fontsize="medium")
+    ax.grid(True, alpha=0.3)
     return fig
 
 
@@ -632,6 +686,8 @@ def save_standard_figures(results: Results | str | os.PathLike, out_dir_or_file:
                 save(plot_density(res, obs, idx), f"density_{obs}" + (f"_{_slug(res, idx)}" if idx else ""))
         if f"fpt.{obs}.survival" in res:
             save(plot_survival(res, obs), f"survival_{obs}")
+        if f"{obs}.per_seed" in res and len(idxs) > 1:
+            save(plot_paired_difference(res, obs), f"paired_difference_{obs}")
         if res.grid_axes:
             save(plot_final_vs_noise(res, obs), f"final_vs_noise_{obs}")
     return written

@@ -291,3 +291,39 @@ def test_real_run_results_directory(tmp_path):
         "survival_population_loss.png", "final_vs_noise_population_loss.png",
         "final_vs_noise_weight_norm.png"}
     _check_pngs(paths)
+
+
+# ---------------------------------------------- analysis figures (issue 7)
+@pytest.fixture(scope="module")
+def paired_run():
+    import jaxrelu
+    from jaxrelu import config
+    st = config.from_dict({"run": {"seeds": 40, "steps": 300, "record_every": 50},
+                           "task": {"input_dim": 10, "teacher_width": 2}, "model": {"width": 2},
+                           "sweep": {"optimizer.lr": [0.01, 0.03, 0.06]},
+                           "record": {"observables": ["population_loss"], "keep_per_seed": ["population_loss"],
+                                      "first_passage": {"observable": "population_loss", "below": 0.3}}})
+    return jaxrelu.run(st)
+
+
+def test_paired_difference_plot_draws_tighter_paired_bands(paired_run):
+    from jaxrelu import analysis
+    fig = plot.plot_paired_difference(paired_run, "population_loss")
+    ax = fig.axes[0]
+    assert len(ax.collections) == 2                     # one paired band per non-reference point
+    v = paired_run["population_loss.per_seed"]
+    p = analysis.paired_difference(v[2].T, v[0].T)
+    u = analysis.unpaired_difference(v[2].T, v[0].T)
+    assert np.all((p.high - p.low)[1:] < (u.high - u.low)[1:])   # common random numbers pay off
+    with pytest.raises(ValueError, match="keep_per_seed"):
+        plot.plot_paired_difference(_without(paired_run, "population_loss.per_seed"), "population_loss")
+
+
+def test_survival_plot_has_kaplan_meier_bands(paired_run):
+    fig = plot.plot_survival(paired_run, "population_loss")
+    assert len(fig.axes[0].collections) >= 1
+
+
+def _without(res, key):
+    from jaxrelu.results import Results
+    return Results({k: v for k, v in res.arrays.items() if k != key}, res.meta)
