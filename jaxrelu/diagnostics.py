@@ -32,9 +32,10 @@ whether ``a`` is trained, so curvature and noise are always taken over all of
 directions of ``a``, which SGD does not move.
 
 **Non-finite values.**  The engine marks a trajectory *diverged* (and freezes it)
-as soon as any observable is non-finite, so every function here returns a finite
-number for finite parameters; the two 1-D observables raise at trace time
-instead of returning nan when they do not apply.
+as soon as any observable is non-finite, so these functions return finite numbers
+for finite parameters (the one exception: ``noise_to_signal`` is +inf at an exact
+critical point with nonzero noise), and the 1-D ``kink_count`` raises at trace
+time instead of returning nan when it does not apply.
 
 Costs are per trajectory per record; "pass" means one forward pass of the network
 over the n evaluation rows, O(n·m·d).
@@ -140,7 +141,8 @@ def sharpness(params, params0, data, ctx):
     stability, Cohen et al. 2021).  The Lanczos value is a lower bound that is
     exact for P ≤ 32 and typically accurate to rounding when the top eigenvalue
     is an outlier, as it is for these networks.  relu'' = 0, so H is the
-    almost-everywhere Hessian (what ``jax.hessian`` gives).
+    almost-everywhere Hessian (what ``jax.hessian`` gives).  f is linear in a, so
+    the a-block of H is PSD and the result is ≥ 0 (up to rounding).
 
     Shapes: x (n, d) -> scalar.  Cost: one linearisation (≈ 3 passes) plus
     k Hessian–vector products (≈ 4 passes each), O(k²P) reorthogonalisation and

@@ -133,3 +133,7 @@ register("mean_teacher_cosine", mean_teacher_cosine, requires="teacher")
 register("active_fraction", active_fraction)
 register("distance_from_init", distance_from_init, needs_init=True)
 register("grad_norm", grad_norm)
+
+
+# diagnostics (sharpness, gradient-noise statistics, kinks, nuclear norm) register themselves
+from jaxrelu import diagnostics  # noqa: E402,F401
