@@ -208,7 +208,9 @@ def replay(study, seeds: int, steps: int) -> dict:
     initialisation from ``fold_in(seed_key, 0)``, its training set from
     ``fold_in(seed_key, 1)``, epoch permutations from ``fold_in(seed_key, 2)``
     and step t from ``fold_in(fold_in(seed_key, 3), t)`` (split into batch and
-    SGD keys; ξ of label-noise SGD from the first half of the SGD key).
+    SGD keys; ξ of label-noise SGD from the first half of the SGD key); online
+    inputs come in blocks of ``engine.BLOCK`` steps from
+    ``fold_in(fold_in(seed_key, 4), t // BLOCK)``.
     Returns ``W0, a0[, b0]`` (seeds, ...), ``x`` (seeds, steps, B, d), ``y``
     (seeds, steps, B) clean labels and ``xi`` (seeds, steps, B).
     """
@@ -235,7 +237,11 @@ def replay(study, seeds: int, steps: int) -> dict:
         def at(t):
             key = jax.random.fold_in(jax.random.fold_in(sk, engine.STEPS), t)
             kb, ks = jax.random.split(key)
-            x, y = tasks.sample_batch(prog.task, data, kb, jax.random.fold_in(sk, engine.SHUFFLE), t, B, None, dt)
+            if engine._blocked(prog):        # online inputs come in blocks of engine.BLOCK steps
+                x, y = tasks.online_batch(prog.task, data, engine._draw_block(prog, sk, t)["x"][t % engine.BLOCK],
+                                          None, None)
+            else:
+                x, y = tasks.sample_batch(prog.task, data, kb, jax.random.fold_in(sk, engine.SHUFFLE), t, B, None, dt)
             kl, _ = jax.random.split(ks)
             return x, y, jax.random.normal(kl, y.shape, dt)
         x, y, xi = jax.vmap(at)(jnp.arange(steps, dtype=jnp.int32))
