@@ -342,14 +342,25 @@ def _bytes_per_seed(prog: Program, study: Study) -> int:
     return (G * per_traj + per_seed_data) * item
 
 
+CPU_CHUNK_TRAJECTORIES = 1024   # on a CPU, larger chunks fall out of cache (jaxrelu bench, W1/W3/W4)
+
+
 def chunk_size(prog: Program, study: Study) -> int:
-    """Seeds per compiled call: ``run.chunk_size``, else from ``run.memory_budget``."""
+    """Seeds per compiled call: ``run.chunk_size``, else from ``run.memory_budget``.
+
+    On a CPU the default also caps a chunk at :data:`CPU_CHUNK_TRAJECTORIES`
+    trajectories (seeds × grid points), where the working set stays in cache.
+    Chunks are balanced (⌈S / n_chunks⌉) and a multiple of the local device count.
+    """
     n_dev = jax.local_device_count()
     if study.run.chunk_size:
         size = study.run.chunk_size
     else:
         size = int(study.run.memory_budget * 2**30 // _bytes_per_seed(prog, study))
+        if jax.default_backend() == "cpu":
+            size = min(size, max(1, CPU_CHUNK_TRAJECTORIES // prog.grid_size))
     size = max(1, min(size, study.run.seeds))
+    size = math.ceil(study.run.seeds / math.ceil(study.run.seeds / size))     # balance the chunks
     return math.ceil(size / n_dev) * n_dev
 
 
