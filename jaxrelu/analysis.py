@@ -429,6 +429,20 @@ def quantile_ci(values, q: float, level: float = 0.95, axis: int = -1,
 
 
 # ---------------------------------------------------------------------------- 2. comparisons
+def binomial_ci(successes, n, level: float = 0.95, method: str = "wilson") -> Interval:
+    """Interval for a probability from ``successes`` of ``n`` independent trials.
+
+    E.g. the escape probability of a grid point: the fraction of seeds whose
+    first passage happened.  ``method``: ``"wilson"`` (score interval, good
+    coverage for small n) or ``"exact"`` (Clopper–Pearson, conservative); both
+    from ``scipy.stats.binomtest``.  ``se`` is the plug-in √(p(1−p)/n).
+    """
+    k, n = int(successes), int(n)
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=level, method=method)
+    p = k / n
+    return Interval(p, float(ci.low), float(ci.high), level, n, float(np.sqrt(p * (1 - p) / n)))
+
+
 def paired_difference(x, y, level: float = 0.95, axis: int = -1) -> Difference:
     """Paired comparison of x and y (same seeds at two grid points): t on d = x − y.
 

@@ -513,6 +513,8 @@ def _record(d) -> RecordConfig:
         thr = fp.get("below", fp.get("above"))
         if not _is_num(thr):
             raise ConfigError(f"record.first_passage threshold must be a number, got {thr!r}")
+        if any(f.observable == o for f in fp_list):
+            raise ConfigError(f"record.first_passage: one threshold per observable; {o!r} has two")
         fp_list.append(FirstPassage(o, float(thr), "below" in fp))
     keep = d.get("keep_per_seed", [])
     if not isinstance(keep, list) or any(k not in obs for k in keep):

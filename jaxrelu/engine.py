@@ -179,7 +179,7 @@ def _step_one(prog: Program, t, state, data, seed_key, hp, block=None):
                 e = block["e"][t % BLOCK] if "e" in block else None
                 x, y = tasks.online_batch(task, data, block["x"][t % BLOCK], e, dn)
             else:
-                bs = hp["optimizer.batch_size"] if prog.step.masked_batch else task.batch_max
+                bs = hp["optimizer.batch_size"].astype(jnp.int32) if prog.step.masked_batch else task.batch_max
                 x, y = tasks.sample_batch(task, data, k_batch, jax.random.fold_in(seed_key, SHUFFLE), t, bs, dn, dt)
             outs.append(noise.sgd_step(prog.step, p, s, x, y, k_sgd, t, hp))
         elif method in ("sde", "flow"):

@@ -414,3 +414,17 @@ def test_power_law_exponent_recovered_with_nominal_coverage():
     assert abs(piv.covariance[0, 1]) < 1e-12 and np.isclose(piv.exponent, w.exponent)
     with pytest.raises(ValueError):
         A.fit_power_law(x, -y)
+
+
+def test_binomial_ci_coverage_and_known_values():
+    """Wilson interval: 0/32 gives [0, 0.107] (closed form z²/(n+z²)); coverage ≈ 95 % ± 4 SE."""
+    ci = A.binomial_ci(0, 32)
+    z2 = stats.norm.ppf(0.975) ** 2
+    assert ci.low == 0 and abs(ci.high - z2 / (32 + z2)) < 1e-12
+    rng = np.random.default_rng(3)
+    reps, n, p = 2000, 40, 0.3
+    ks = rng.binomial(n, p, reps)
+    cover = np.mean([(lambda c: c.low <= p <= c.high)(A.binomial_ci(k, n)) for k in ks])
+    assert abs(cover - 0.95) < coverage_tol(0.95, reps) + 0.01   # Wilson's coverage oscillates ~±1 % in p
+    exact = A.binomial_ci(5, 20, method="exact")
+    assert exact.low < 0.25 < exact.high

@@ -148,6 +148,8 @@ BAD = [
     ("[record]\nfirst_passage = { observable = \"grad_norm\", below = 1.0 }", "record.first_passage"),
     ("[record]\nhistograms = { population_loss = { min = 1.0, max = 0.5 } }", "record.histograms.population_loss"),
     ("[record]\nkeep_per_seed = [\"grad_norm\"]", "record.keep_per_seed"),
+    ("[record]\nfirst_passage = [{ observable = \"population_loss\", below = 0.1 }, "
+     "{ observable = \"population_loss\", below = 0.2 }]", "record.first_passage"),
     ("[recrod]\nobservables = [\"population_loss\"]", "recrod"),
     ("[record]\nobservables = [\"train_loss\"]", "train_loss"),
 ]

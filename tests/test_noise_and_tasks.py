@@ -136,3 +136,11 @@ def test_user_observable_is_recorded():
         assert np.isfinite(res["first_weight.mean"]).all()
     finally:
         del observables.REGISTRY["first_weight"]
+
+
+def test_batch_size_axis_on_a_finite_set():
+    st = study(task=DATA_1D, model={"width": 4}, optimizer={"batch_size": 2},
+               sweep={"optimizer.batch_size": [1, 2, 5]},
+               record={"observables": ["train_loss"]})
+    res = jaxrelu.run(st)
+    assert res["train_loss.count"].shape == (3, 5) and np.isfinite(res["train_loss.mean"]).all()
