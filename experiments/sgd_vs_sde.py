@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     p.add_argument("--figures", default="figures/sgd_vs_sde")
     p.add_argument("--out", default=None, help="folder for summary.json (default: a fresh runs/ folder)")
     args = p.parse_args(argv)
-    seeds = args.seeds or (64 if args.quick else 8192)
+    seeds = args.seeds or (64 if args.quick else 4096)
     lrs = [0.02, 0.01] if args.quick else [0.02, 0.01, 0.005, 0.0025]
     ls = [1, 2] if args.quick else [1, 2, 4, 8, 16]
     t0 = time.perf_counter()
