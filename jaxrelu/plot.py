@@ -588,7 +588,8 @@ def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | No
     R = len(step)
     if not -R <= record < R:
         raise ValueError(f"record {record} out of range for {R} records")
-    x = np.asarray(res[xname], np.float64)
+    categorical = res[xname].dtype.kind in "US"           # optimizer.method: names at positions 0..n-1
+    x = np.arange(len(res[xname]), dtype=np.float64) if categorical else np.asarray(res[xname], np.float64)
     mean = np.moveaxis(np.asarray(res.get(observable, "mean"), np.float64)[..., record], xi, -1)
     sem = np.moveaxis(np.asarray(res.get(observable, "sem"), np.float64)[..., record], xi, -1) \
         if f"{observable}.sem" in res else np.full_like(mean, np.nan)
@@ -613,7 +614,9 @@ def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | No
             any_dead = True
             ax.plot(x[order][dead], np.full(dead.sum(), 0.96), transform=top, ls="none", marker="x",
                     ms=7, mew=2, color=c, clip_on=False)
-    if logx is None:
+    if categorical:
+        ax.set_xticks(x, [str(v) for v in res[xname]])
+    elif logx is None:
         _set_value_scale(ax, "x", x, decades=1.0)
     elif logx:
         ax.set_xscale("symlog" if np.any(x <= 0) else "log")

@@ -327,3 +327,16 @@ def test_survival_plot_has_kaplan_meier_bands(paired_run):
 def _without(res, key):
     from jaxrelu.results import Results
     return Results({k: v for k, v in res.arrays.items() if k != key}, res.meta)
+
+
+def test_method_axis_is_plotted_as_categories(tmp_path):
+    import jaxrelu
+    from jaxrelu import config
+    st = config.from_dict({"run": {"seeds": 8, "steps": 20, "record_every": 10},
+                           "task": {"input_dim": 6, "teacher_width": 2, "train_size": 16},
+                           "model": {"width": 2}, "sweep": {"optimizer.method": ["sgd", "sde"]},
+                           "record": {"observables": ["population_loss"], "keep_per_seed": ["population_loss"]}})
+    files = plot.save_standard_figures(jaxrelu.run(st), tmp_path)
+    assert any(f.name.startswith("final_vs_noise") for f in files)
+    fig = plot.plot_final_vs_noise(jaxrelu.run(st), "population_loss")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["sgd", "sde"]
