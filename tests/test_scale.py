@@ -130,3 +130,11 @@ def test_cli_on_garbage_files_exits_2(tmp_path, capsys):
         assert cli.main(["validate", str(p)]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and len(err.splitlines()) == 1
+
+
+def test_rerun_is_bitwise_identical():
+    cfg = config.from_dict(CFG)
+    a, b = jaxrelu.run(cfg), jaxrelu.run(cfg)
+    assert sorted(a.arrays) == sorted(b.arrays)
+    for k in a.arrays:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
