@@ -19,7 +19,9 @@ Layout of a results directory (a public contract):
     seeds that have not crossed by each record;
   * ``{observable}.per_seed`` (*grid_shape, seeds, n_records) for observables in
     ``record.keep_per_seed`` (``nan`` once a trajectory has diverged);
-  * ``seed`` (seeds,): the seed indices k of the trajectories.
+  * ``seed`` (seeds,): the seed indices k of the trajectories;
+  * ``population_loss.ode`` (*grid_shape, n_records) with ``record.theory = ["ode"]``:
+    the teacher–student ODE from the same seeds' initial weights.
 
 ``meta.json``: the full config, package versions, devices, ``compile_seconds``,
 ``run_seconds`` and ``trajectory_steps_per_second`` (seeds × grid points × steps
