@@ -32,7 +32,6 @@ Usage: ``jaxrelu run early_alignment [--quick] [--seeds N] [--set KEY=VALUE ...]
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -42,7 +41,7 @@ import numpy as np
 from scipy import stats
 
 import jaxrelu
-from jaxrelu import analysis, config
+from jaxrelu import analysis, cli, config
 from jaxrelu.plot import DPI, OKABE_ITO, _new_figure
 
 NAME = "early_alignment"
@@ -81,19 +80,8 @@ def base_config(init: str, batch: int, noises, seeds: int, steps: int, records: 
     return d
 
 
-def make_study(data: dict, overrides) -> config.Study:
-    data = copy.deepcopy(data)
-    config.apply_overrides(data, overrides)
-    return config.from_dict(data)
-
-
 def fresh_out(out: str | None) -> Path:
-    if out is None:
-        base = Path("runs") / f"{NAME}-{time.strftime('%Y%m%d-%H%M%S')}"
-        out, i = base, 1
-        while out.exists():
-            out, i = Path(f"{base}-{i}"), i + 1
-    out = Path(out)
+    out = Path(out) if out is not None else cli.fresh_out(NAME)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SystemExit(f"error: output directory {str(out)!r} is not empty; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -140,7 +128,7 @@ def main(argv=None) -> int:
     def obtain(key: str, data: dict):
         if args.source:
             return jaxrelu.load(out / key)
-        res = jaxrelu.run(make_study(data, args.set))
+        res = jaxrelu.run(config.from_dict(data, overrides=args.set))
         res.save(out / key)
         return res
 

@@ -31,7 +31,6 @@ Usage: ``jaxrelu run edge_of_stability [--quick] [--seeds N] [--set KEY=VALUE ..
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -42,7 +41,7 @@ from scipy import stats
 
 import jaxrelu
 import jaxrelu.diagnostics  # registers sharpness
-from jaxrelu import analysis, config
+from jaxrelu import analysis, cli, config
 from jaxrelu.plot import DPI, OKABE_ITO, _new_figure
 
 NAME = "edge_of_stability"
@@ -71,19 +70,8 @@ def base_config(init: str, lrs, seeds: int, steps: int, records: int) -> dict:
     }
 
 
-def make_study(data: dict, overrides) -> config.Study:
-    data = copy.deepcopy(data)
-    config.apply_overrides(data, overrides)
-    return config.from_dict(data)
-
-
 def fresh_out(out: str | None) -> Path:
-    if out is None:
-        base = Path("runs") / f"{NAME}-{time.strftime('%Y%m%d-%H%M%S')}"
-        out, i = base, 1
-        while out.exists():
-            out, i = Path(f"{base}-{i}"), i + 1
-    out = Path(out)
+    out = Path(out) if out is not None else cli.fresh_out(NAME)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SystemExit(f"error: output directory {str(out)!r} is not empty; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +193,8 @@ def main(argv=None) -> int:
         if args.source:
             runs[init] = jaxrelu.load(out / f"gd_{init}")
         else:
-            runs[init] = jaxrelu.run(make_study(base_config(init, lrs, seeds, steps, records), args.set))
+            runs[init] = jaxrelu.run(config.from_dict(
+                base_config(init, lrs, seeds, steps, records), overrides=args.set))
             runs[init].save(out / f"gd_{init}")
         print(f"{init}: run {runs[init].meta['run_seconds']:.1f}s, compile {runs[init].meta['compile_seconds']:.1f}s",
               file=sys.stderr)

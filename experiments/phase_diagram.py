@@ -196,15 +196,6 @@ def figure(done, path: Path):
     return path
 
 
-def _fresh_out() -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{NAME}-{stamp}"
-    out, i = base, 1
-    while out.exists():
-        out, i = Path(f"{base}-{i}"), i + 1
-    return out
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog=f"jaxrelu run {NAME}", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, seconds)")
@@ -221,10 +212,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import jaxrelu
-    from jaxrelu import config, plot
+    from jaxrelu import cli, config, plot
     from jaxrelu.config import ConfigError
 
-    out = Path(args.out) if args.out else _fresh_out()
+    out = Path(args.out) if args.out else cli.fresh_out(NAME)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         print(f"error: output directory {str(out)!r} is not empty; choose another --out", file=sys.stderr)
         return 2

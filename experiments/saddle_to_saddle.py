@@ -33,7 +33,6 @@ every run (e.g. ``--set run.steps=400000`` gives the paper's length for toy 1 to
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -44,7 +43,7 @@ from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
 import jaxrelu
-from jaxrelu import analysis, config
+from jaxrelu import analysis, cli, config
 from jaxrelu.plot import DPI, OKABE_ITO, _new_figure
 
 NAME = "saddle_to_saddle"
@@ -76,12 +75,6 @@ def base_config(toy: str, batch: int, noises, seeds: int, steps: int, records: i
     }
 
 
-def make_study(data: dict, overrides) -> config.Study:
-    data = copy.deepcopy(data)
-    config.apply_overrides(data, overrides)
-    return config.from_dict(data)
-
-
 def passages(res, g: int, thresholds) -> np.ndarray:
     """(n_thresholds, seeds) first record step with train_loss ≤ threshold (inf: never)."""
     loss = np.asarray(res["train_loss.per_seed"], np.float64).reshape(-1, *res["train_loss.per_seed"].shape[-2:])[g]
@@ -96,12 +89,7 @@ def passages(res, g: int, thresholds) -> np.ndarray:
 
 
 def fresh_out(out: str | None) -> Path:
-    if out is None:
-        base = Path("runs") / f"{NAME}-{time.strftime('%Y%m%d-%H%M%S')}"
-        out, i = base, 1
-        while out.exists():
-            out, i = Path(f"{base}-{i}"), i + 1
-    out = Path(out)
+    out = Path(out) if out is not None else cli.fresh_out(NAME)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SystemExit(f"error: output directory {str(out)!r} is not empty; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +132,7 @@ def main(argv=None) -> int:
         """Run the study (saving it under out/key), or load it with --from."""
         if args.source:
             return jaxrelu.load(out / key)
-        res = jaxrelu.run(make_study(data, args.set))
+        res = jaxrelu.run(config.from_dict(data, overrides=args.set))
         res.save(out / key)
         return res
     t_start = time.perf_counter()

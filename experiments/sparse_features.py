@@ -35,7 +35,6 @@ Usage: ``jaxrelu run sparse_features [--quick] [--seeds N] [--set KEY=VALUE ...]
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -46,7 +45,7 @@ from scipy import stats
 
 import jaxrelu
 import jaxrelu.diagnostics  # registers kink_count, nuclear_norm
-from jaxrelu import analysis, config
+from jaxrelu import analysis, cli, config
 from jaxrelu.plot import DPI, OKABE_ITO, _new_figure
 
 NAME = "sparse_features"
@@ -73,19 +72,8 @@ def base_config(decay_at: float, lrs, seeds: int, steps: int, records: int) -> d
     }
 
 
-def make_study(data: dict, overrides) -> config.Study:
-    data = copy.deepcopy(data)
-    config.apply_overrides(data, overrides)
-    return config.from_dict(data)
-
-
 def fresh_out(out: str | None) -> Path:
-    if out is None:
-        base = Path("runs") / f"{NAME}-{time.strftime('%Y%m%d-%H%M%S')}"
-        out, i = base, 1
-        while out.exists():
-            out, i = Path(f"{base}-{i}"), i + 1
-    out = Path(out)
+    out = Path(out) if out is not None else cli.fresh_out(NAME)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SystemExit(f"error: output directory {str(out)!r} is not empty; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +110,8 @@ def main(argv=None) -> int:
         if args.source:
             res = jaxrelu.load(out / key)
         else:
-            res = jaxrelu.run(make_study(base_config(da, lrs, seeds, steps, records), args.set))
+            res = jaxrelu.run(config.from_dict(
+                base_config(da, lrs, seeds, steps, records), overrides=args.set))
             res.save(out / key)
         runs[da] = res
         print(f"decay at {da:g}: run {res.meta['run_seconds']:.1f}s, compile {res.meta['compile_seconds']:.1f}s",

@@ -72,9 +72,10 @@ class Progress:
         self.stream.flush()
 
 
-def _fresh_out(cfg_path: Path) -> Path:
+def fresh_out(name: str) -> Path:
+    """A results folder ``runs/NAME-YYYYmmdd-HHMMSS[-i]`` that does not exist yet."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{cfg_path.stem}-{stamp}"
+    base = Path("runs") / f"{name}-{stamp}"
     out, i = base, 1
     while out.exists():
         out, i = Path(f"{base}-{i}"), i + 1
@@ -116,7 +117,7 @@ def cmd_run(args) -> int:
         name = path.stem
         if not args.out and jax.process_count() > 1:
             raise ConfigError("--out is required for a multi-process run")
-        out = Path(args.out) if args.out else _fresh_out(path)
+        out = Path(args.out) if args.out else fresh_out(path.stem)
         if lead:
             if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
                 raise ResultsError(f"output directory {str(out)!r} is not empty; "

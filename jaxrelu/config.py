@@ -12,6 +12,7 @@ recompiles.  Everything else fixes array shapes or program structure.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import math
@@ -262,10 +263,16 @@ def _unknown(name: str, allowed) -> ConfigError:
     return ConfigError(f"unknown key {name}{hint}")
 
 
-def from_dict(data: dict, base_dir: str = ".") -> Study:
-    """Validate a nested dict (as read from TOML) into a :class:`Study`."""
+def from_dict(data: dict, base_dir: str = ".", overrides=()) -> Study:
+    """Validate a nested dict (as read from TOML) into a :class:`Study`.
+
+    ``overrides``: ``section.key=value`` strings applied to a copy of ``data`` first.
+    """
     if not isinstance(data, dict):
         raise ConfigError("config must be a table")
+    if overrides:
+        data = copy.deepcopy(data)
+        apply_overrides(data, overrides)
     top = ("description", "sweep") + tuple(_SECTIONS)
     for k in data:
         if k not in top:

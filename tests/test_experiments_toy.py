@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxrelu import cli
+from jaxrelu import cli, config
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ["saddle_to_saddle", "early_alignment", "sparse_features", "edge_of_stability"]
@@ -86,9 +86,9 @@ def test_conventions_stated_in_the_scripts_match_the_papers():
     s2s, ea = load("saddle_to_saddle"), load("early_alignment")
     # their loss mean((f - y)^2) = 2 x ours: their lr 1e-3 is our 2e-3
     assert s2s.LR == pytest.approx(2e-3) and ea.LR == pytest.approx(2e-3)
-    st = s2s.make_study(s2s.base_config("toy1", 2, [0.0], 4, 10, 2), [])
+    st = config.from_dict(s2s.base_config("toy1", 2, [0.0], 4, 10, 2))
     assert st.model.init_scale == pytest.approx(1e-3 / 60)       # N(0, (lambda/m)^2), d = 1
-    st = ea.make_study(ea.base_config("unbalanced", 3, [0.0], 4, 10, 2, lam=0.5), [])
+    st = config.from_dict(ea.base_config("unbalanced", 3, [0.0], 4, 10, 2, lam=0.5))
     assert st.model.init_scale == pytest.approx(0.5 / np.sqrt(50))  # N(0, lambda^2/m)
     assert st.model.second_layer_scale == pytest.approx(0.5 / np.sqrt(50))
     sf = load("sparse_features")
