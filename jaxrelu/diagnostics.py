@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxrelu import model, observables
+from jaxrelu import model, observables, rng
 
 LANCZOS_STEPS = 32          # Lanczos steps (at most P); fixed, so jit/vmap-safe
 NOISE_CHUNK = 64            # rows per vmapped block of per-sample gradients
@@ -100,7 +100,7 @@ def lanczos_max(matvec, size: int, dtype, steps: int = LANCZOS_STEPS):
     k = min(steps, size)
     eps = jnp.finfo(dtype).eps
     tol = jnp.sqrt(eps).astype(dtype)
-    R = model.normal(jax.random.PRNGKey(0), (k, size), dtype)
+    R = rng.normal(jax.random.PRNGKey(0), (k, size), dtype)
     tiny = jnp.finfo(dtype).tiny
 
     def normalize(v):

@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrelu import model, noise, observables, stats, tasks
+from jaxrelu import model, noise, observables, rng, stats, tasks
 from jaxrelu.config import SWEEPABLE, ConfigError, Study
 from jaxrelu.results import STATS, Results, ResultsError, _atomic_write
 from jaxrelu.theory import kernels
@@ -142,7 +142,7 @@ def _data_noise(prog, hp):
 
 def _init_one(prog: Program, seed_key, hp, shared):
     """Initial state of one trajectory at one grid point."""
-    params = model.init(jax.random.fold_in(seed_key, INIT), width=prog.width, input_dim=prog.task.input_dim,
+    params = model.init(rng.fold_in(seed_key, INIT), width=prog.width, input_dim=prog.task.input_dim,
                         bias=prog.bias, first_layer=prog.first_layer, second_layer=prog.second_layer,
                         init_scale=hp["model.init_scale"], second_layer_scale=hp["model.second_layer_scale"],
                         dtype=jnp.dtype(prog.dtype))
@@ -159,35 +159,36 @@ def _blocked(prog: Program) -> bool:
 
 def _draw_block(prog: Program, seed_key, t):
     """The online inputs (and data-noise normals) of the BLOCK steps containing step t."""
-    key = jax.random.fold_in(jax.random.fold_in(seed_key, BLOCKS), t // BLOCK)
+    key = rng.fold_in(rng.fold_in(seed_key, BLOCKS), t // BLOCK)
     return tasks.draw_online_block(prog.task, key, BLOCK, jnp.dtype(prog.dtype))
 
 
-def _step_one(prog: Program, t, state, data, seed_key, hp, block=None):
+def _step_one(prog: Program, t, state, data, seed_key, hp, batch=None):
     """Step t of one trajectory at one grid point (SGD, or the SDE / flow / SVAG step).
+
+    ``batch``: online SGD's batch of step t (:func:`tasks.online_batch`), drawn per seed.
 
     Keys not needed by the switched-on noise sources are dead code, removed by XLA.
     """
-    key = jax.random.fold_in(jax.random.fold_in(seed_key, STEPS), t)
-    k_batch, k_sgd = jax.random.split(key)
+    key = rng.fold_in(rng.fold_in(seed_key, STEPS), t)
+    k_batch, k_sgd = rng.split(key)
     dn, dt, task = _data_noise(prog, hp), jnp.dtype(prog.dtype), prog.task
     p, s = state["params"], state["opt"]
     outs = []
     for method in prog.step.methods:
         if method == "sgd":
-            if block is not None:
-                e = block["e"][t % BLOCK] if "e" in block else None
-                x, y = tasks.online_batch(task, data, block["x"][t % BLOCK], e, dn)
+            if batch is not None:
+                x, y = batch["x"], (batch["y"] + dn * batch["e"] if dn is not None else batch["y"])
             else:
                 bs = hp["optimizer.batch_size"].astype(jnp.int32) if prog.step.masked_batch else task.batch_max
-                x, y = tasks.sample_batch(task, data, k_batch, jax.random.fold_in(seed_key, SHUFFLE), t, bs, dn, dt)
+                x, y = tasks.sample_batch(task, data, k_batch, rng.fold_in(seed_key, SHUFFLE), t, bs, dn, dt)
             outs.append(noise.sgd_step(prog.step, p, s, x, y, k_sgd, t, hp))
         elif method in ("sde", "flow"):
             x, y = tasks.full_sample(task, data, k_batch, task.population_rows, dn, dt)
             outs.append(noise.sde_step(prog.step, p, s, x, y, k_sgd, t, hp, noisy=method == "sde"))
         else:
             def batches(i):
-                k1, k2 = jax.random.split(jax.random.fold_in(k_batch, i))
+                k1, k2 = rng.split(rng.fold_in(k_batch, i))
                 return (tasks.sample_iid(task, data, k1, task.batch_max, dn, dt),
                         tasks.sample_iid(task, data, k2, task.batch_max, dn, dt))
             outs.append(noise.svag_step(prog.step, p, s, batches, k_sgd, t, hp))
@@ -227,7 +228,7 @@ def _make_fns(prog: Program, sharding=None):
         return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), tree)
 
     def init(seed_keys, hp, shared):
-        per_seed = jax.vmap(lambda k: tasks.make_seed_data(jax.random.fold_in(k, DATA), shared, prog.task,
+        per_seed = jax.vmap(lambda k: tasks.make_seed_data(rng.fold_in(k, DATA), shared, prog.task,
                                                            jnp.dtype(prog.dtype)))(seed_keys)
         state = jax.vmap(lambda k: jax.vmap(lambda h: _init_one(prog, k, h, shared))(hp))(seed_keys)
         S, G = seed_keys.shape[0], prog.grid_size
@@ -235,25 +236,51 @@ def _make_fns(prog: Program, sharding=None):
         state["fpt"] = jnp.full((S, G, len(prog.first_passage)), -1, jnp.int32)
         return shard(state), shard(per_seed)
 
+    G = prog.grid_size
+
     def step_all(t, state, per_seed, seed_keys, hp, shared, blocks):
-        def seed_fn(st, ps, k, blk):
+        """Step t of every trajectory: state leaves (S, G, ...), or (S, ...) when G = 1.
+
+        Online SGD's batch of step t is cut from each seed's block and labelled once
+        per seed, then broadcast over the seed's grid points before the network sees
+        it: left unbatched over the grid, XLA's CPU dot copies (transposes) W at
+        every step.
+        """
+        batches = None if blocks is None else jax.vmap(lambda b: tasks.online_batch(prog.task, shared, b, t % BLOCK))(blocks)
+        if G == 1:
+            h1 = jax.tree.map(lambda a: a[0], hp)
+            return jax.vmap(lambda s, ps, k, b: _step_one(prog, t, s, _merge_data(shared, ps), k, h1, b))(
+                state, per_seed, seed_keys, batches)
+
+        def seed_fn(st, ps, k, b):
             data = _merge_data(shared, ps)
-            return jax.vmap(lambda s, h: _step_one(prog, t, s, data, k, h, blk))(st, hp)
-        return jax.vmap(seed_fn)(state, per_seed, seed_keys, blocks)
+            if b is None:
+                return jax.vmap(lambda s, h: _step_one(prog, t, s, data, k, h, None))(st, hp)
+            b = jax.tree.map(lambda a: jnp.broadcast_to(a, (G,) + a.shape), b)
+            return jax.vmap(lambda s, h, bb: _step_one(prog, t, s, data, k, h, bb))(st, hp, b)
+        return jax.vmap(seed_fn)(state, per_seed, seed_keys, batches)
 
     def advance(t0, t1, dyn, per_seed, seed_keys, hp, shared):
         """Steps t0 .. t1 − 1; online inputs are redrawn at each block start (and at t0),
-        a real conditional since its predicate depends on t only."""
-        if not _blocked(prog):
-            return jax.lax.fori_loop(t0, t1, lambda t, s: step_all(t, s, per_seed, seed_keys, hp, shared, None), dyn)
-        draw = jax.vmap(lambda k, t: _draw_block(prog, k, t), in_axes=(0, None))
+        a real conditional since its predicate depends on t only.
 
-        def body(t, carry):
-            s, blk = carry
-            blk = jax.lax.cond((t % BLOCK == 0) | (t == t0), lambda: draw(seed_keys, t), lambda: blk)
-            return step_all(t, s, per_seed, seed_keys, hp, shared, blk), blk
-        blk0 = jax.tree.map(jnp.zeros_like, jax.eval_shape(draw, seed_keys, t0))
-        return jax.lax.fori_loop(t0, t1, body, (dyn, blk0))[0]
+        With one grid point the loop carries the state without its size-1 grid axis,
+        which otherwise makes XLA copy W at every step (half the speed of W1).
+        """
+        if G == 1:
+            dyn = jax.tree.map(lambda a: a[:, 0], dyn)
+        if not _blocked(prog):
+            out = jax.lax.fori_loop(t0, t1, lambda t, s: step_all(t, s, per_seed, seed_keys, hp, shared, None), dyn)
+        else:
+            draw = jax.vmap(lambda k, t: _draw_block(prog, k, t), in_axes=(0, None))
+
+            def body(t, carry):
+                s, blk = carry
+                blk = jax.lax.cond((t % BLOCK == 0) | (t == t0), lambda: draw(seed_keys, t), lambda: blk)
+                return step_all(t, s, per_seed, seed_keys, hp, shared, blk), blk
+            blk0 = jax.tree.map(jnp.zeros_like, jax.eval_shape(draw, seed_keys, t0))
+            out = jax.lax.fori_loop(t0, t1, body, (dyn, blk0))[0]
+        return jax.tree.map(lambda a: a[:, None], out) if G == 1 else out
 
     def segment(state, per_seed, seed_keys, hp, shared, valid, t0, t1, rec):
         dyn = {k: state[k] for k in ("params", "opt", "params0") if k in state}
@@ -317,7 +344,7 @@ def initial_params(study: Study, n_seeds: int):
     prog, hp_np = build(study)
     dt = jnp.dtype(prog.dtype)
     with jax.enable_x64(study.run.dtype == "float64"):
-        seeds_key, shared_key = jax.random.split(jax.random.PRNGKey(study.run.seed))
+        seeds_key, shared_key = rng.split(jax.random.PRNGKey(study.run.seed))
         shared = tasks.make_shared(shared_key, study.task, dt)
         idx = jnp.arange(study.run.first_seed, study.run.first_seed + n_seeds, dtype=jnp.uint32)
         state, _ = jax.jit(_make_fns(prog)[0])(_seed_keys(seeds_key, idx),
@@ -326,7 +353,7 @@ def initial_params(study: Study, n_seeds: int):
 
 
 def _seed_keys(base_key, indices):
-    return jax.vmap(lambda k: jax.random.fold_in(base_key, k))(indices)
+    return jax.vmap(lambda k: rng.fold_in(base_key, k))(indices)
 
 
 def _bytes_per_seed(prog: Program, study: Study) -> int:
@@ -490,7 +517,7 @@ def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
     R = len(records)
     dt = jnp.dtype(prog.dtype)
     hp = {k: jnp.asarray(v, dt) for k, v in hp_np.items()}
-    seeds_key, shared_key = jax.random.split(jax.random.PRNGKey(study.run.seed))
+    seeds_key, shared_key = rng.split(jax.random.PRNGKey(study.run.seed))
     shared = tasks.make_shared(shared_key, study.task, dt)
     size = chunk_size(prog, study)
     n_chunks = math.ceil(S / size)

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import erf
 
+from jaxrelu import rng
+
 _SQRT_HALF = 1 / math.sqrt(2)
 
 ACTIVATIONS = {
@@ -30,16 +32,6 @@ ACTIVATIONS = {
     "erf": lambda z: erf(z * _SQRT_HALF),
     "linear": lambda z: z,
 }
-
-
-def normal(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
-    """Standard normals drawn in float32 (threefry), then cast to ``dtype``.
-
-    Every draw of the package goes through here, so a float64 run sees the same
-    random numbers as a float32 run of the same seed (and trajectories of the two
-    can be compared one to one).
-    """
-    return jax.random.normal(key, shape, jnp.float32).astype(dtype)
 
 
 def output_scale(parametrization: str, width: int) -> float:
@@ -63,7 +55,7 @@ def preactivations(params: dict, x: jax.Array) -> jax.Array:
 
 def orthonormal_rows(key: jax.Array, m: int, d: int, dtype=jnp.float32) -> jax.Array:
     """m Haar-random orthonormal rows in R^d (m ≤ d), shape (m, d)."""
-    g = normal(key, (d, m), dtype)
+    g = rng.normal(key, (d, m), dtype)
     q, r = jnp.linalg.qr(g)
     q = q * jnp.sign(jnp.diagonal(r))          # Haar measure (fix QR's sign convention)
     return q.T
@@ -76,17 +68,17 @@ def init(key: jax.Array, *, width: int, input_dim: int, bias: bool, first_layer:
     The standard-normal draws depend only on ``key`` (not on the scales), so a
     seed shares its initial directions across a sweep of scales.
     """
-    kw, kb, ka, ks = jax.random.split(key, 4)
+    kw, kb, ka, ks = rng.split(key, 4)
     d, m = input_dim, width
     if first_layer == "orthonormal":
         W = init_scale * orthonormal_rows(kw, m, d, dtype)
     else:
-        W = init_scale * normal(kw, (m, d), dtype) / math.sqrt(d)
+        W = init_scale * rng.normal(kw, (m, d), dtype) / math.sqrt(d)
     params = {"W": W}
     if bias:
-        params["b"] = init_scale * normal(kb, (m,), dtype) / math.sqrt(d)
+        params["b"] = init_scale * rng.normal(kb, (m,), dtype) / math.sqrt(d)
     if second_layer == "gaussian":
-        a = second_layer_scale * normal(ka, (m,), dtype)
+        a = second_layer_scale * rng.normal(ka, (m,), dtype)
     elif second_layer == "balanced":
         norm2 = jnp.sum(W * W, axis=1) + (params["b"] ** 2 if bias else 0.0)
         sign = jnp.where(jax.random.bernoulli(ks, 0.5, (m,)), 1.0, -1.0).astype(dtype)

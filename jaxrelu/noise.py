@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrelu import model
+from jaxrelu import model, rng
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def init_state(spec: StepSpec, params: dict, hp: dict):
 def batch_gradient(spec: StepSpec, params, x, y, key, hp: dict):
     """∇_θ of the batch loss, with label-noise SGD's fresh label noise and the batch mask."""
     if spec.label_noise:
-        y = y + hp["optimizer.label_noise"] * model.normal(key, y.shape, y.dtype)
+        y = y + hp["optimizer.label_noise"] * rng.normal(key, y.shape, y.dtype)
     if spec.masked_batch:
         bs = hp["optimizer.batch_size"]
         mask = (jnp.arange(x.shape[0]) < bs).astype(x.dtype)
@@ -88,9 +88,9 @@ def apply_update(spec: StepSpec, params, opt_state, grads, key, hp: dict, lr):
     updates, opt_state = optimizer(spec, hp, lr).update(grads, opt_state, params)
     if spec.langevin:
         leaves, tree = jax.tree.flatten(params)
-        keys = jax.random.split(key, len(leaves))
+        keys = rng.split(key, len(leaves))
         scale = jnp.sqrt(2 * lr * hp["optimizer.langevin_temperature"])
-        noise = [scale * model.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
+        noise = [scale * rng.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
         updates = jax.tree.map(jnp.add, updates, jax.tree.unflatten(tree, noise))
     if not spec.train_second_layer:
         updates = {**updates, "a": jnp.zeros_like(updates["a"])}
@@ -99,7 +99,7 @@ def apply_update(spec: StepSpec, params, opt_state, grads, key, hp: dict, lr):
 
 def sgd_step(spec: StepSpec, params, opt_state, x, y, key, t, hp: dict):
     """One SGD step on the batch (x, y) for one trajectory at one grid point."""
-    k_ln, k_lv = jax.random.split(key)
+    k_ln, k_lv = rng.split(key)
     grads = batch_gradient(spec, params, x, y, k_ln, hp)
     return apply_update(spec, params, opt_state, grads, k_lv, hp, learning_rate(spec, hp, t))
 
@@ -120,11 +120,11 @@ def sde_gradient(spec: StepSpec, params, x, y, key, hp: dict, lr, h, noisy: bool
     ``noisy = False`` gives gradient flow (explicit Euler).
     """
     n = x.shape[0]
-    kz, kl = jax.random.split(key)
+    kz, kl = rng.split(key)
     if noisy:
         bs = hp["optimizer.batch_size"]
         c = jnp.sqrt(lr / (bs * n * h))
-        z = model.normal(kz, (n,), x.dtype)
+        z = rng.normal(kz, (n,), x.dtype)
         w = 1.0 / n - c * (z - jnp.mean(z))
     else:
         w = jnp.full((n,), 1.0 / n, x.dtype)
@@ -133,7 +133,7 @@ def sde_gradient(spec: StepSpec, params, x, y, key, hp: dict, lr, h, noisy: bool
         f = model.apply(p, x, spec.c, spec.activation)
         o = jnp.sum(w * 0.5 * (f - y) ** 2)
         if noisy and spec.label_noise:
-            o = o - c * hp["optimizer.label_noise"] * jnp.sum(model.normal(kl, (n,), x.dtype) * f)
+            o = o - c * hp["optimizer.label_noise"] * jnp.sum(rng.normal(kl, (n,), x.dtype) * f)
         return o
     return jax.grad(objective)(params)
 
@@ -145,7 +145,7 @@ def sde_step(spec: StepSpec, params, opt_state, x, y, key, t, hp: dict, noisy: b
 
     def sub(j, carry):
         p, s = carry
-        kg, kv = jax.random.split(jax.random.fold_in(key, j))
+        kg, kv = rng.split(rng.fold_in(key, j))
         return apply_update(spec, p, s, sde_gradient(spec, p, x, y, kg, hp, lr, h, noisy), kv, hp, h)
     return jax.lax.fori_loop(0, spec.substeps, sub, (params, opt_state))
 
@@ -166,7 +166,7 @@ def svag_step(spec: StepSpec, params, opt_state, batches, key, t, hp: dict):
     def sub(i, carry):
         p, s = carry
         (x1, y1), (x2, y2) = batches(i)
-        k1, k2, kv = jax.random.split(jax.random.fold_in(key, i), 3)
+        k1, k2, kv = rng.split(rng.fold_in(key, i), 3)
         g1 = batch_gradient(spec, p, x1, y1, k1, hp)
         g2 = batch_gradient(spec, p, x2, y2, k2, hp)
         g = jax.tree.map(lambda a, b: (1 + r) / 2 * a + (1 - r) / 2 * b, g1, g2)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrelu import model
+from jaxrelu import model, rng
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def make_teacher(key, cfg, dtype) -> dict:
     if cfg.teacher_weights == "orthonormal":
         W = model.orthonormal_rows(key, k, d, dtype)
     else:
-        W = model.normal(key, (k, d), dtype) / math.sqrt(d)
+        W = rng.normal(key, (k, d), dtype) / math.sqrt(d)
     a = jnp.broadcast_to(jnp.asarray(cfg.teacher_second_layer, dtype), (k,))
     return {"W": W, "a": a}
 
@@ -84,9 +84,9 @@ def make_shared(key, cfg, dtype) -> TaskData:
         x = jnp.asarray(np.asarray(cfg.inputs), dtype)
         y = jnp.asarray(np.asarray(cfg.targets), dtype)
         return TaskData(x_train=x, y_train=y)
-    kt, kx = jax.random.split(key)
+    kt, kx = rng.split(key)
     teacher = make_teacher(kt, cfg, dtype)
-    x_test = model.normal(kx, (cfg.test_size, cfg.input_dim), dtype)
+    x_test = rng.normal(kx, (cfg.test_size, cfg.input_dim), dtype)
     return TaskData(teacher=teacher, x_test=x_test,
                     y_test=teacher_output(teacher, x_test, cfg.teacher_activation))
 
@@ -95,10 +95,10 @@ def make_seed_data(key, shared: TaskData, spec: TaskSpec, dtype) -> dict:
     """The per-seed arrays of a finite training set (empty when online)."""
     if spec.online:
         return {}
-    kx, kn = jax.random.split(key)
-    out = {"e_train": model.normal(kn, (spec.train_size,), dtype)}
+    kx, kn = rng.split(key)
+    out = {"e_train": rng.normal(kn, (spec.train_size,), dtype)}
     if spec.kind == "teacher_student":
-        x = model.normal(kx, (spec.train_size, spec.input_dim), dtype)
+        x = rng.normal(kx, (spec.train_size, spec.input_dim), dtype)
         out.update(x_train=x, y_train=teacher_output(shared.teacher, x, spec.teacher_activation))
     return out
 
@@ -107,10 +107,10 @@ def _epoch_indices(key, t, batch_size, n, batch_max):
     """Indices of batch t (without replacement within an epoch). -> (batch_max,)."""
     p = t * batch_size + jnp.arange(batch_max)
     e0 = (t * batch_size) // n
-    perm0 = jax.random.permutation(jax.random.fold_in(key, e0), n)
+    perm0 = jax.random.permutation(rng.fold_in(key, e0), n)
     if isinstance(batch_size, int) and n % batch_size == 0:
         return perm0[p % n]                 # a fixed B dividing n: batches never straddle epochs
-    perm1 = jax.random.permutation(jax.random.fold_in(key, e0 + 1), n)
+    perm1 = jax.random.permutation(rng.fold_in(key, e0 + 1), n)
     return jnp.where(p // n == e0, perm0[p % n], perm1[p % n])
 
 
@@ -118,27 +118,28 @@ def draw_online_block(spec: TaskSpec, key, steps: int, dtype) -> dict:
     """Standard normals for ``steps`` consecutive online batches: x (steps, batch_max, d)
     and label noise e (steps, batch_max).  Drawing a block at once is several times
     faster than drawing per step (the sampler, not the network, bounds online SGD)."""
-    kx, kn = jax.random.split(key)
-    out = {"x": model.normal(kx, (steps, spec.batch_max, spec.input_dim), dtype)}
+    kx, kn = rng.split(key)
+    out = {"x": rng.normal(kx, (steps, spec.batch_max, spec.input_dim), dtype)}
     if spec.label_noise:
-        out["e"] = model.normal(kn, (steps, spec.batch_max), dtype)
+        out["e"] = rng.normal(kn, (steps, spec.batch_max), dtype)
     return out
 
 
-def online_batch(spec: TaskSpec, data: TaskData, x, e, data_noise):
-    """Labels y = f*(x) + σ_data e for pre-drawn inputs x (B, d) and normals e (B,)."""
-    y = teacher_output(data.teacher, x, spec.teacher_activation)
-    return x, (y + data_noise * e if e is not None else y)
+def online_batch(spec: TaskSpec, data: TaskData, block: dict, i) -> dict:
+    """Batch i of a block: inputs x (B, d), clean labels y = f*(x) (B,)[, data-noise normals e (B,)]."""
+    out = {k: v[i] for k, v in block.items()}
+    out["y"] = teacher_output(data.teacher, out["x"], spec.teacher_activation)
+    return out
 
 
 def sample_iid(spec: TaskSpec, data: TaskData, key, rows: int, data_noise, dtype):
     """``rows`` i.i.d. samples: fresh Gaussian inputs online, uniform indices of a finite set."""
     if spec.online:
-        kx, kn = jax.random.split(key)
-        x = model.normal(kx, (rows, spec.input_dim), dtype)
+        kx, kn = rng.split(key)
+        x = rng.normal(kx, (rows, spec.input_dim), dtype)
         y = teacher_output(data.teacher, x, spec.teacher_activation)
         if data_noise is not None:
-            y = y + data_noise * model.normal(kn, (rows,), dtype)
+            y = y + data_noise * rng.normal(kn, (rows,), dtype)
         return x, y
     y = data.labels(data_noise) if data_noise is not None else data.y_train
     idx = jax.random.randint(key, (rows,), 0, spec.train_size)

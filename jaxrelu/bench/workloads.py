@@ -238,8 +238,8 @@ def replay(study, seeds: int, steps: int) -> dict:
             key = jax.random.fold_in(jax.random.fold_in(sk, engine.STEPS), t)
             kb, ks = jax.random.split(key)
             if engine._blocked(prog):        # online inputs come in blocks of engine.BLOCK steps
-                x, y = tasks.online_batch(prog.task, data, engine._draw_block(prog, sk, t)["x"][t % engine.BLOCK],
-                                          None, None)
+                b = tasks.online_batch(prog.task, data, engine._draw_block(prog, sk, t), t % engine.BLOCK)
+                x, y = b["x"], b["y"]
             else:
                 x, y = tasks.sample_batch(prog.task, data, kb, jax.random.fold_in(sk, engine.SHUFFLE), t, B, None, dt)
             kl, _ = jax.random.split(ks)
