@@ -175,7 +175,7 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
 
     if args.samplers:
         _log("sampler micro-benchmark ...")
-        kw = {"S": 64, "T": 16, "w1_steps": 32, "d": 20, "m": 4, "k": 2, "reps": 2} if quick else {}
+        kw = {"S": 64, "T": 32, "w1_steps": 32, "d": 20, "m": 4, "k": 2, "reps": 2} if quick else {}
         result["samplers"] = limits.sampler_benchmark(log=_log, **kw)
         print("\n" + report.samplers_table(result["samplers"]), flush=True)
     meta["load_end"] = _load()

@@ -137,23 +137,21 @@ def scaling_table(sc: dict) -> str:
 
 
 def samplers_table(sm: dict) -> str:
-    lines = [f"Samplers ({sm['seeds']} seeds x {sm['steps']} steps of {tuple(sm['block'])} normals, engine's vmap/fori pattern)",
-             f"    {'sampler':<16}{'M normals/s':>12}{'KS p':>8}  {'normal?':<8} what"]
+    lines = [f"Samplers ({sm['seeds']} seeds x {sm['steps']} steps of {tuple(sm['block'])} normals, engine's keys and "
+             "vmap/fori pattern; tests: KS normality, seed-seed and lag-1 correlation < 5/sqrt(n))",
+             f"    {'sampler':<20}{'M normals/s':>12}{'KS p':>8}{'r seeds':>9}{'r lag1':>9}  {'passes':<7} what"]
     for name, r in sm["jax"].items():
-        if "error" in r:
-            lines.append(f"    {name:<16}{'-':>12}{'-':>8}  {'-':<8} {r['what']} ({r['error']})")
-            continue
-        ks = "-" if r.get("ks_pvalue") is None else f"{r['ks_pvalue']:.3f}"
-        lines.append(f"    {name:<16}{r['normals_per_second'] / 1e6:>12.1f}{ks:>8}  {'yes' if r['normal_ok'] else 'NO':<8} {r['what']}")
+        lines.append(f"    {name:<20}{r['normals_per_second'] / 1e6:>12.1f}{r['ks_pvalue']:>8.3f}{r['seed_corr']:>9.4f}"
+                     f"{r['lag1_corr']:>9.4f}  {'yes' if r['normal_ok'] else 'NO':<7} {r['what']}")
     t = sm.get("torch")
     if t:
-        lines.append(f"    {'torch.randn':<16}{t['normals_per_second'] / 1e6:>12.1f}{'':>8}  {'':<8} per-step blocks "
+        lines.append(f"    {'torch.randn':<20}{t['normals_per_second'] / 1e6:>12.1f}{'':>26}  {'':<7} per-step blocks "
                      f"(one big block {t['one_block_normals_per_second'] / 1e6:.1f})")
-    lines.append(f"    fastest passing the normality check: {sm['fastest_passing']}")
+    lines.append(f"    fastest passing the tests: {sm['fastest_passing']}")
     if sm.get("w1_step"):
         lines.append("    W1 SGD step (engine arithmetic, vmapped seeds) with x from each sampler:")
         base = sm["w1_step"].get("engine", {}).get("seed_steps_per_second")
         for name, r in sm["w1_step"].items():
             rel = f"  ({r['seed_steps_per_second'] / base:.2f}x engine sampler)" if base else ""
-            lines.append(f"        {name:<16}{fmt_count(r['seed_steps_per_second']):>10} seed-steps/s{rel}")
+            lines.append(f"        {name:<20}{fmt_count(r['seed_steps_per_second']):>10} seed-steps/s{rel}")
     return "\n".join(lines)
