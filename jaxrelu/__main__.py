@@ -1,3 +1,5 @@
 import sys
-from jaxrelu.cli import main
-sys.exit(main())
+
+from jaxrelu.cli import entry
+
+sys.exit(entry())

@@ -252,5 +252,12 @@ def main(argv=None) -> int:
         return 2
 
 
+def entry() -> int:
+    """The ``jaxrelu`` command: :func:`main` with one JAX CPU device per core (:func:`engine.use_cpu_cores`)."""
+    from jaxrelu import engine
+    engine.use_cpu_cores()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

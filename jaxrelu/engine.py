@@ -21,7 +21,14 @@ the inputs of steps BLOCK·b .. BLOCK·b + BLOCK − 1 in one draw from
 draw per step, since sampling bounds online SGD on a CPU).  Nothing
 depends on the chunk, the vmap width or the device count, and nothing depends
 on grid values: seed k sees the same initial directions and the same samples
-at every grid point (common random numbers).
+at every grid point (common random numbers).  Every draw goes through
+:mod:`jaxrelu.rng`, which returns what ``jax.random`` returns, bit for bit, in
+code that XLA fuses.
+
+Per-seed caches.  Online inputs (a block of BLOCK steps) and the epoch
+permutations of a finite training set (fixed batch size) are made once per seed
+and kept in the loop carry until step t leaves their block or epoch; the batch
+of step t is cut from them per seed and broadcast over the seed's grid points.
 
 Hyperparameters are traced arrays of shape (G,) (one entry per grid point), so
 a new grid value never recompiles; programs are cached per :class:`Program`
@@ -152,9 +159,21 @@ def _init_one(prog: Program, seed_key, hp, shared):
     return state
 
 
-def _blocked(prog: Program) -> bool:
-    """Online SGD draws its inputs in blocks of BLOCK steps (see :func:`_draw_block`)."""
-    return prog.task.online and "sgd" in prog.step.methods
+def _batch_source(prog: Program) -> str | None:
+    """Where SGD's batch of step t comes from, when it is made per seed outside the step.
+
+    ``"block"``: online inputs drawn for BLOCK steps at once (:func:`_draw_block`);
+    ``"epochs"``: a finite set visited in reshuffled epochs with a fixed batch size,
+    its epoch permutations drawn once per epoch, not at every step.  ``None``: the
+    step draws its batch itself (full batch, replacement, a swept batch size, no SGD).
+    """
+    if "sgd" not in prog.step.methods:
+        return None
+    if prog.task.online:
+        return "block"
+    if not (prog.task.replacement or prog.task.full_batch or prog.step.masked_batch):
+        return "epochs"
+    return None
 
 
 def _draw_block(prog: Program, seed_key, t):
@@ -163,10 +182,25 @@ def _draw_block(prog: Program, seed_key, t):
     return tasks.draw_online_block(prog.task, key, BLOCK, jnp.dtype(prog.dtype))
 
 
+def _cache(prog: Program):
+    """(tag(t), make(seed_key, t), batch(cache, data, t)) of the per-seed cache behind
+    :func:`_batch_source`: the online block of step t, or the permutations of its epochs.
+    ``tag`` depends on t only; the cache is remade when it changes."""
+    task = prog.task
+    if _batch_source(prog) == "block":
+        return (lambda t: t // BLOCK, lambda k, t: _draw_block(prog, k, t),
+                lambda c, data, t: tasks.online_batch(task, data, c, t % BLOCK))
+    count = tasks.epochs_spanned(task, task.batch_max)
+    epoch = lambda t: (t * task.batch_max) // task.train_size  # noqa: E731
+    return (epoch, lambda k, t: tasks.epoch_permutations(task, rng.fold_in(k, SHUFFLE), epoch(t), count),
+            lambda c, data, t: tasks.epoch_batch(task, data, c, t))
+
+
 def _step_one(prog: Program, t, state, data, seed_key, hp, batch=None):
     """Step t of one trajectory at one grid point (SGD, or the SDE / flow / SVAG step).
 
-    ``batch``: online SGD's batch of step t (:func:`tasks.online_batch`), drawn per seed.
+    ``batch``: SGD's batch of step t made per seed (see :func:`_batch_source`):
+    inputs x, clean labels y and data-noise normals e.
 
     Keys not needed by the switched-on noise sources are dead code, removed by XLA.
     """
@@ -238,15 +272,17 @@ def _make_fns(prog: Program, sharding=None):
 
     G = prog.grid_size
 
-    def step_all(t, state, per_seed, seed_keys, hp, shared, blocks):
+    def step_all(t, state, per_seed, seed_keys, hp, shared, cache):
         """Step t of every trajectory: state leaves (S, G, ...), or (S, ...) when G = 1.
 
-        Online SGD's batch of step t is cut from each seed's block and labelled once
-        per seed, then broadcast over the seed's grid points before the network sees
-        it: left unbatched over the grid, XLA's CPU dot copies (transposes) W at
-        every step.
+        SGD's batch of step t, when made per seed (:func:`_batch_source`), is cut from
+        the seed's cache and labelled once per seed, then broadcast over the seed's
+        grid points before the network sees it: left unbatched over the grid, XLA's
+        CPU dot copies (transposes) W at every step.
         """
-        batches = None if blocks is None else jax.vmap(lambda b: tasks.online_batch(prog.task, shared, b, t % BLOCK))(blocks)
+        batches = None
+        if cache is not None:
+            batches = jax.vmap(lambda c, ps: _cache(prog)[2](c, _merge_data(shared, ps), t))(cache, per_seed)
         if G == 1:
             h1 = jax.tree.map(lambda a: a[0], hp)
             return jax.vmap(lambda s, ps, k, b: _step_one(prog, t, s, _merge_data(shared, ps), k, h1, b))(
@@ -261,25 +297,26 @@ def _make_fns(prog: Program, sharding=None):
         return jax.vmap(seed_fn)(state, per_seed, seed_keys, batches)
 
     def advance(t0, t1, dyn, per_seed, seed_keys, hp, shared):
-        """Steps t0 .. t1 − 1; online inputs are redrawn at each block start (and at t0),
-        a real conditional since its predicate depends on t only.
+        """Steps t0 .. t1 − 1.  A per-seed cache (online block, epoch permutations) is remade
+        whenever its tag changes and at t0: a real conditional, its predicate depends on t only.
 
         With one grid point the loop carries the state without its size-1 grid axis,
         which otherwise makes XLA copy W at every step (half the speed of W1).
         """
         if G == 1:
             dyn = jax.tree.map(lambda a: a[:, 0], dyn)
-        if not _blocked(prog):
+        if _batch_source(prog) is None:
             out = jax.lax.fori_loop(t0, t1, lambda t, s: step_all(t, s, per_seed, seed_keys, hp, shared, None), dyn)
         else:
-            draw = jax.vmap(lambda k, t: _draw_block(prog, k, t), in_axes=(0, None))
+            tag, make, _ = _cache(prog)
+            make_all = jax.vmap(make, in_axes=(0, None))
 
             def body(t, carry):
-                s, blk = carry
-                blk = jax.lax.cond((t % BLOCK == 0) | (t == t0), lambda: draw(seed_keys, t), lambda: blk)
-                return step_all(t, s, per_seed, seed_keys, hp, shared, blk), blk
-            blk0 = jax.tree.map(jnp.zeros_like, jax.eval_shape(draw, seed_keys, t0))
-            out = jax.lax.fori_loop(t0, t1, body, (dyn, blk0))[0]
+                s, c, c_tag = carry
+                c = jax.lax.cond((tag(t) != c_tag) | (t == t0), lambda: make_all(seed_keys, t), lambda: c)
+                return step_all(t, s, per_seed, seed_keys, hp, shared, c), c, tag(t)
+            c0 = jax.tree.map(jnp.zeros_like, jax.eval_shape(make_all, seed_keys, t0))
+            out = jax.lax.fori_loop(t0, t1, body, (dyn, c0, tag(t0)))[0]
         return jax.tree.map(lambda a: a[:, None], out) if G == 1 else out
 
     def segment(state, per_seed, seed_keys, hp, shared, valid, t0, t1, rec):
@@ -326,7 +363,9 @@ def _compiled(prog: Program, keys, hp, shared, valid):
     t0 = time.perf_counter()
     init, segment = _make_fns(prog, getattr(keys, "sharding", None) if jax.local_device_count() > 1 else None)
     init_c = jax.jit(init).lower(keys, hp, shared).compile()
-    state, per_seed = jax.eval_shape(init, keys, hp, shared)
+    # the segment is compiled for what init returns, shardings included
+    state, per_seed = jax.tree.map(lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
+                                   jax.eval_shape(init, keys, hp, shared), init_c.output_shardings)
     i32 = jax.ShapeDtypeStruct((), jnp.int32)
     seg_c = jax.jit(segment, donate_argnums=0).lower(state, per_seed, keys, hp, shared, valid,
                                                      i32, i32, i32).compile()
@@ -369,15 +408,15 @@ def _bytes_per_seed(prog: Program, study: Study) -> int:
     return (G * per_traj + per_seed_data) * item
 
 
-CPU_CHUNK_TRAJECTORIES = 1024   # on a CPU, larger chunks fall out of cache (jaxrelu bench, W1/W3/W4)
+CPU_CHUNK_TRAJECTORIES = 1024   # per CPU device: larger chunks fall out of cache (jaxrelu bench, W1/W3/W4)
 
 
 def chunk_size(prog: Program, study: Study) -> int:
     """Seeds per compiled call: ``run.chunk_size``, else from ``run.memory_budget``.
 
     On a CPU the default also caps a chunk at :data:`CPU_CHUNK_TRAJECTORIES`
-    trajectories (seeds × grid points), where the working set stays in cache.
-    Chunks are balanced (⌈S / n_chunks⌉) and a multiple of the local device count.
+    trajectories (seeds × grid points) per device, where the working set stays in
+    cache.  Chunks are balanced (⌈S / n_chunks⌉) and a multiple of the local device count.
     """
     n_dev = jax.local_device_count()
     if study.run.chunk_size:
@@ -385,10 +424,34 @@ def chunk_size(prog: Program, study: Study) -> int:
     else:
         size = int(study.run.memory_budget * 2**30 // _bytes_per_seed(prog, study))
         if jax.default_backend() == "cpu":
-            size = min(size, max(1, CPU_CHUNK_TRAJECTORIES // prog.grid_size))
+            size = min(size, max(1, CPU_CHUNK_TRAJECTORIES * n_dev // prog.grid_size))
     size = max(1, min(size, study.run.seeds))
     size = math.ceil(study.run.seeds / math.ceil(study.run.seeds / size))     # balance the chunks
     return math.ceil(size / n_dev) * n_dev
+
+
+def use_cpu_cores(n: int | None = None) -> int:
+    """Give JAX one CPU device per core (``jax_num_cpu_devices``, default ``os.cpu_count()``).
+
+    The engine shards each chunk's seeds over the local devices, so every core then
+    runs its own seeds' fused loops, instead of one device splitting each small
+    operation across threads and synchronising after it: 1.2x on W1 and 1.5x on W4
+    on the 2-core development machine (``jaxrelu bench``, README).  The ``jaxrelu``
+    command calls this; from Python call it before JAX's first computation.  Per-seed
+    trajectories are bitwise the same on any device count; statistics agree to
+    float32 rounding (each device sums its own seeds).  Does nothing once JAX's
+    backend is running, or when ``JAX_NUM_CPU_DEVICES`` or
+    ``--xla_force_host_platform_device_count`` already chose.  Returns the count asked for
+    (or 0 when it left JAX alone).
+    """
+    if "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return 0
+    n = n or os.cpu_count() or 1
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError:                      # the backend is already running
+        return 0
+    return n
 
 
 def run(study: Study, progress: Callable[[dict], None] | None = None,
@@ -519,8 +582,6 @@ def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
     hp = {k: jnp.asarray(v, dt) for k, v in hp_np.items()}
     seeds_key, shared_key = rng.split(jax.random.PRNGKey(study.run.seed))
     shared = tasks.make_shared(shared_key, study.task, dt)
-    size = chunk_size(prog, study)
-    n_chunks = math.ceil(S / size)
     sharding = None
     if jax.local_device_count() > 1:
         mesh = jax.sharding.Mesh(np.array(jax.local_devices()), ("seeds",))
@@ -528,11 +589,18 @@ def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
 
     n_proc = jax.process_count()               # > 1 under jax.distributed: chunks are dealt out
     acc = _Accumulators(prog, S, R)
-    fingerprint = json.dumps([study.to_dict(), size], sort_keys=True)
-    position = {"chunk": 0, "record": 0, "compile_seconds": 0.0, "run_seconds": 0.0, "fingerprint": fingerprint}
+    fingerprint = json.dumps(study.to_dict(), sort_keys=True)
+    position = {"chunk": 0, "record": 0, "compile_seconds": 0.0, "run_seconds": 0.0, "fingerprint": fingerprint,
+                "chunk_size": chunk_size(prog, study)}
     saved_state = None
     if ckpt_dir is not None and (ckpt_dir / _checkpoint_name()).exists():
         position, saved_state = _load_checkpoint(ckpt_dir, acc, fingerprint)
+    size = position["chunk_size"]             # a resumed run keeps the chunks it started with
+    if size % jax.local_device_count():
+        raise ResultsError(f"{str(ckpt_dir)!r} was run in chunks of {size} seeds, which {jax.local_device_count()} "
+                           f"local devices cannot share; resume it with a device count dividing {size} "
+                           "(JAX_NUM_CPU_DEVICES on a CPU)")
+    n_chunks = math.ceil(S / size)
     compile_s, run_s = position["compile_seconds"], position["run_seconds"]
     t_start = time.perf_counter()
     steps_total = S * G * study.run.steps

@@ -103,15 +103,32 @@ def make_seed_data(key, shared: TaskData, spec: TaskSpec, dtype) -> dict:
     return out
 
 
-def _epoch_indices(key, t, batch_size, n, batch_max):
-    """Indices of batch t (without replacement within an epoch). -> (batch_max,)."""
-    p = t * batch_size + jnp.arange(batch_max)
-    e0 = (t * batch_size) // n
-    perm0 = jax.random.permutation(rng.fold_in(key, e0), n)
-    if isinstance(batch_size, int) and n % batch_size == 0:
-        return perm0[p % n]                 # a fixed B dividing n: batches never straddle epochs
-    perm1 = jax.random.permutation(rng.fold_in(key, e0 + 1), n)
-    return jnp.where(p // n == e0, perm0[p % n], perm1[p % n])
+def epochs_spanned(spec: TaskSpec, batch_size) -> int:
+    """How many epochs one batch can touch: 1 for a fixed B dividing n, else 2."""
+    return 1 if isinstance(batch_size, int) and spec.train_size % batch_size == 0 else 2
+
+
+def epoch_permutations(spec: TaskSpec, shuffle_key, e0, count: int):
+    """The sample orders of epochs e0 .. e0 + count − 1 (each from (seed, epoch) only): (count, n) int32."""
+    return jnp.stack([jax.random.permutation(rng.fold_in(shuffle_key, e0 + i), spec.train_size)
+                      for i in range(count)])
+
+
+def _epoch_indices(spec: TaskSpec, perms, t, batch_size):
+    """Indices of batch t (without replacement within an epoch) from the permutations of
+    its first epoch and the next (``perms[1]``, when a batch can straddle two). -> (batch_max,)."""
+    n = spec.train_size
+    p = t * batch_size + jnp.arange(spec.batch_max)
+    if perms.shape[0] == 1:
+        return perms[0][p % n]
+    return jnp.where(p // n == (t * batch_size) // n, perms[0][p % n], perms[1][p % n])
+
+
+def epoch_batch(spec: TaskSpec, data: TaskData, perms, t) -> dict:
+    """Batch t of a fixed batch size from the permutations of its epochs (see
+    :func:`epoch_permutations`): inputs x (B, d), clean labels y (B,), data-noise normals e (B,)."""
+    idx = _epoch_indices(spec, perms, t, spec.batch_max)
+    return {"x": data.x_train[idx], "y": data.y_train[idx], "e": data.e_train[idx]}
 
 
 def draw_online_block(spec: TaskSpec, key, steps: int, dtype) -> dict:
@@ -167,5 +184,6 @@ def sample_batch(spec: TaskSpec, data: TaskData, key, shuffle_key, t, batch_size
     if spec.full_batch:
         return full_sample(spec, data, key, 0, data_noise, dtype)
     y = data.labels(data_noise) if data_noise is not None else data.y_train
-    idx = _epoch_indices(shuffle_key, t, batch_size, spec.train_size, spec.batch_max)
+    perms = epoch_permutations(spec, shuffle_key, (t * batch_size) // spec.train_size, epochs_spanned(spec, batch_size))
+    idx = _epoch_indices(spec, perms, t, batch_size)
     return data.x_train[idx], y[idx]

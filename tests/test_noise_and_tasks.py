@@ -7,7 +7,7 @@ import optax
 from conftest import study
 
 import jaxrelu
-from jaxrelu import model, noise, observables, tasks
+from jaxrelu import engine, model, noise, observables, tasks
 
 DATA_1D = {"kind": "dataset", "inputs": [[-1.5], [-1.0], [0.0], [0.25], [2.0]],
            "targets": [0.7, -0.3, -0.4, 0.4, 0.2]}
@@ -16,10 +16,28 @@ DATA_1D = {"kind": "dataset", "inputs": [[-1.5], [-1.0], [0.0], [0.25], [2.0]],
 def test_epoch_sampling_visits_every_sample_once_per_epoch():
     key = jax.random.PRNGKey(0)
     n, B = 10, 4                                     # batches straddle epoch boundaries
-    idx = np.concatenate([np.asarray(tasks._epoch_indices(key, t, B, n, B)) for t in range(10)])
+    spec = engine.build(study(task={"train_size": n}, optimizer={"batch_size": B}))[0].task
+    assert tasks.epochs_spanned(spec, B) == 2
+    idx = np.concatenate([np.asarray(tasks._epoch_indices(
+        spec, tasks.epoch_permutations(spec, key, t * B // n, 2), t, B)) for t in range(10)])
     for e in range(4):
         assert sorted(idx[e * n:(e + 1) * n]) == list(range(n))
     assert not np.array_equal(idx[:n], idx[n:2 * n])  # reshuffled every epoch
+
+
+def test_epoch_permutations_drawn_once_per_epoch_equal_drawing_them_every_step():
+    """The engine keeps each seed's epoch permutations across the steps of an epoch (and
+    across segments that start mid-epoch); a swept batch size redraws them at every
+    step. With one swept value the two paths must agree bit for bit."""
+    kw = dict(task={"train_size": 10, "label_noise": 0.3}, model={"width": 4},
+              run={"seeds": 3, "steps": 23, "record_every": 7, "dtype": "float64"},
+              record={"observables": ["train_loss"], "keep_per_seed": ["train_loss"]})
+    cached = study(optimizer={"lr": 0.05, "batch_size": 4}, **kw)
+    per_step = study(optimizer={"lr": 0.05}, sweep={"optimizer.batch_size": [4]}, **kw)
+    assert engine._batch_source(engine.build(cached)[0]) == "epochs"
+    assert engine._batch_source(engine.build(per_step)[0]) is None
+    a, b = jaxrelu.run(cached), jaxrelu.run(per_step)
+    np.testing.assert_array_equal(a["train_loss.per_seed"], b["train_loss.per_seed"].reshape(a["train_loss.per_seed"].shape))
 
 
 def test_full_batch_gd_equals_manual_gradient_descent():

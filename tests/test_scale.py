@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 from conftest import study
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,10 +57,16 @@ def assert_equivalent(ref, other):
         np.testing.assert_allclose(ref[k], other[k], rtol=1e-6, equal_nan=True)
 
 
-def test_four_devices_give_the_same_trajectories_and_statistics(tmp_path):
-    ref = jaxrelu.run(config.from_dict(CFG))
+# a finite training set per seed (sharded per-seed data) visited in epochs of batch 4
+FINITE = {**CFG, "task": {**CFG["task"], "train_size": 16}, "optimizer": {"batch_size": 4},
+          "sweep": {"optimizer.lr": [0.02, 0.5]}}
+
+
+@pytest.mark.parametrize("cfg", [CFG, FINITE], ids=["online", "finite"])
+def test_four_devices_give_the_same_trajectories_and_statistics(tmp_path, cfg):
+    ref = jaxrelu.run(config.from_dict(cfg))
     assert 0 < ref["diverged.count"][1, -1] < 18     # divergence is part of what must add up
-    p = _python([str(tmp_path / "r"), json.dumps(CFG)], {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+    p = _python([str(tmp_path / "r"), json.dumps(cfg)], {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     assert out.split() == ["4", "1"]

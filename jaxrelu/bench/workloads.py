@@ -74,7 +74,7 @@ WORKLOADS: dict[str, Workload] = {
          "model": {"width": 512, "activation": "relu", "parametrization": "ntk"},
          "optimizer": {"lr": 0.002, "batch_size": 64},
          "record": {"observables": ["weight_norm"], "quantiles": []}},
-        seeds=64, steps=12,
+        seeds=64, steps=40,
         quick={"task": {"input_dim": 40, "train_size": 128}, "model": {"width": 16},
                "optimizer": {"batch_size": 16, "lr": 0.01}, "run": {"chunk_size": None}},
         quick_seeds=8, quick_steps=12),
@@ -237,7 +237,7 @@ def replay(study, seeds: int, steps: int) -> dict:
         def at(t):
             key = jax.random.fold_in(jax.random.fold_in(sk, engine.STEPS), t)
             kb, ks = jax.random.split(key)
-            if engine._blocked(prog):        # online inputs come in blocks of engine.BLOCK steps
+            if engine._batch_source(prog) == "block":   # online inputs come in blocks of engine.BLOCK steps
                 b = tasks.online_batch(prog.task, data, engine._draw_block(prog, sk, t), t % engine.BLOCK)
                 x, y = b["x"], b["y"]
             else:
