@@ -31,9 +31,9 @@ whether ``a`` is trained, so curvature and noise are always taken over all of
 (W, a, b).  With ``model.train_second_layer = false`` they include the
 directions of ``a``, which SGD does not move.
 
-**Non-finite values.**  The engine marks a trajectory *diverged* (and freezes it)
-as soon as any observable is non-finite, so these functions return finite numbers
-for finite parameters (the one exception: ``noise_to_signal`` is +inf at an exact
+**Non-finite values.**  The engine marks a trajectory *diverged* (and never counts
+it again) as soon as any observable is non-finite, so these functions return finite
+numbers for finite parameters (the one exception: ``noise_to_signal`` is +inf at an exact
 critical point with nonzero noise), and the 1-D ``kink_count`` raises at trace
 time instead of returning nan when it does not apply.
 

@@ -25,10 +25,10 @@ at every grid point (common random numbers).  Every draw goes through
 :mod:`jaxrelu.rng`, which returns what ``jax.random`` returns, bit for bit, in
 code that XLA fuses.
 
-Per-seed caches.  Online inputs (a block of BLOCK steps) and the epoch
-permutations of a finite training set (fixed batch size) are made once per seed
-and kept in the loop carry until step t leaves their block or epoch; the batch
-of step t is cut from them per seed and broadcast over the seed's grid points.
+Per seed, then per grid point.  SGD's batch of step t is made once per seed,
+from a per-seed cache in the loop carry (online: the block of step t; a finite
+set with a fixed batch size: the permutations of its epochs, drawn once per
+epoch), and broadcast over the seed's grid points.
 
 Hyperparameters are traced arrays of shape (G,) (one entry per grid point), so
 a new grid value never recompiles; programs are cached per :class:`Program`
@@ -162,10 +162,11 @@ def _init_one(prog: Program, seed_key, hp, shared):
 def _batch_source(prog: Program) -> str | None:
     """Where SGD's batch of step t comes from, when it is made per seed outside the step.
 
-    ``"block"``: online inputs drawn for BLOCK steps at once (:func:`_draw_block`);
+    ``"block"``: online inputs, drawn for BLOCK steps at once (:func:`_draw_block`);
     ``"epochs"``: a finite set visited in reshuffled epochs with a fixed batch size,
-    its epoch permutations drawn once per epoch, not at every step.  ``None``: the
-    step draws its batch itself (full batch, replacement, a swept batch size, no SGD).
+    its epoch permutations drawn once per epoch, not at every step.  Either is kept
+    in the loop carry (:func:`_cache`).  ``None``: the step draws its batch itself
+    (full batch, replacement, a swept batch size, no SGD).
     """
     if "sgd" not in prog.step.methods:
         return None
@@ -183,9 +184,9 @@ def _draw_block(prog: Program, seed_key, t):
 
 
 def _cache(prog: Program):
-    """(tag(t), make(seed_key, t), batch(cache, data, t)) of the per-seed cache behind
-    :func:`_batch_source`: the online block of step t, or the permutations of its epochs.
-    ``tag`` depends on t only; the cache is remade when it changes."""
+    """(tag(t), make(seed_key, t), batch(cache, data, t)) of the per-seed cache of the
+    batch source: the online block of step t, or the permutations of the epochs it
+    touches.  ``tag`` depends on t only; the cache is remade when it changes."""
     task = prog.task
     if _batch_source(prog) == "block":
         return (lambda t: t // BLOCK, lambda k, t: _draw_block(prog, k, t),
@@ -241,7 +242,8 @@ def _observe_one(prog: Program, state, data, hp):
     vals = jnp.stack([observables.REGISTRY[k].fn(params, state.get("params0"), data, prog.ctx)
                       for k in prog.observables]).astype(jnp.dtype(prog.dtype))
     leaves = jax.tree.leaves(params)
-    ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) & (jnp.max(jnp.abs(p)) <= prog.blowup) for p in leaves]))
+    # max |p| <= blowup is False for inf and for nan (max propagates nan): one reduction per leaf
+    ok = jnp.all(jnp.stack([jnp.max(jnp.abs(p)) <= prog.blowup for p in leaves]))
     return vals, ok & jnp.all(jnp.isfinite(vals))
 
 
@@ -297,8 +299,8 @@ def _make_fns(prog: Program, sharding=None):
         return jax.vmap(seed_fn)(state, per_seed, seed_keys, batches)
 
     def advance(t0, t1, dyn, per_seed, seed_keys, hp, shared):
-        """Steps t0 .. t1 − 1.  A per-seed cache (online block, epoch permutations) is remade
-        whenever its tag changes and at t0: a real conditional, its predicate depends on t only.
+        """Steps t0 .. t1 − 1.  A per-seed cache (:func:`_cache`) is remade whenever its tag changes and at
+        t0: a real conditional, its predicate depends on t only.
 
         With one grid point the loop carries the state without its size-1 grid axis,
         which otherwise makes XLA copy W at every step (half the speed of W1).
@@ -321,10 +323,12 @@ def _make_fns(prog: Program, sharding=None):
 
     def segment(state, per_seed, seed_keys, hp, shared, valid, t0, t1, rec):
         dyn = {k: state[k] for k in ("params", "opt", "params0") if k in state}
+        # a diverged trajectory is stepped on with the others (its parameters go to inf or nan):
+        # ``alive`` stays false for it, so it never enters a statistic again.  Freezing it would
+        # keep a copy of every trajectory's state through the segment (3.2 of W1's 10 KiB per
+        # trajectory), or cost a select at every step.
         new = advance(t0, t1, dyn, per_seed, seed_keys, hp, shared)
         alive = state["alive"]
-        # a diverged trajectory stays frozen at its state when it was caught
-        new = jax.tree.map(lambda a, b: jnp.where(alive.reshape(alive.shape + (1,) * (a.ndim - 2)), a, b), new, dyn)
 
         def obs_seed(st, ps):
             data = _merge_data(shared, ps)

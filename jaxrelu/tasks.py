@@ -133,8 +133,8 @@ def epoch_batch(spec: TaskSpec, data: TaskData, perms, t) -> dict:
 
 def draw_online_block(spec: TaskSpec, key, steps: int, dtype) -> dict:
     """Standard normals for ``steps`` consecutive online batches: x (steps, batch_max, d)
-    and label noise e (steps, batch_max).  Drawing a block at once is several times
-    faster than drawing per step (the sampler, not the network, bounds online SGD)."""
+    and label noise e (steps, batch_max).  Drawing a block at once is faster than
+    drawing per step (the sampler, not the network, bounds online SGD)."""
     kx, kn = rng.split(key)
     out = {"x": rng.normal(kx, (steps, spec.batch_max, spec.input_dim), dtype)}
     if spec.label_noise:
@@ -142,9 +142,10 @@ def draw_online_block(spec: TaskSpec, key, steps: int, dtype) -> dict:
     return out
 
 
-def online_batch(spec: TaskSpec, data: TaskData, block: dict, i) -> dict:
-    """Batch i of a block: inputs x (B, d), clean labels y = f*(x) (B,)[, data-noise normals e (B,)]."""
-    out = {k: v[i] for k, v in block.items()}
+def online_batch(spec: TaskSpec, data: TaskData, drawn: dict, i) -> dict:
+    """Batch i of a :func:`draw_online_block` draw: inputs x (B, d), clean labels y = f*(x) (B,)
+    [, data-noise normals e (B,)]."""
+    out = {k: v[i] for k, v in drawn.items()}
     out["y"] = teacher_output(data.teacher, out["x"], spec.teacher_activation)
     return out
 

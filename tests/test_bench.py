@@ -37,7 +37,7 @@ def test_quick_bench_writes_complete_json(tmp_path, capsys):
     assert ag["passed"] and ag["jaxrelu_moved"] > 1e-3           # the run moved, and everyone followed
     assert set(ag["peers"]) == {i for i in IMPLS if i != "jaxrelu" and (HAVE_TORCH or i not in peers.TORCH_PEERS)}
     targets = {t["target"]: t for t in r["targets"]}
-    assert len(targets) == 9
+    assert len(targets) == 10
     w4 = [t for t in r["targets"] if t["workload"] == "W4"]
     assert w4 and all(t["value"] is not None or not HAVE_TORCH for t in w4)
     screen = capsys.readouterr().out

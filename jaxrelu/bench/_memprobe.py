@@ -15,6 +15,12 @@ JSON line.  Method (Linux):
   seeds; the difference over the extra trajectories is the memory per
   trajectory (fixed costs cancel).  A one-trajectory-at-a-time implementation
   keeps one trajectory alive: its ``run_bytes`` is the memory per trajectory.
+  jaxrelu is measured exactly instead: XLA's buffer assignment of its compiled
+  programs (``memory_analysis``: arguments + outputs + temporaries − donated
+  aliases, the larger of init and segment) at chunks of C/4 and C seeds, C the
+  chunk it runs in; the difference over the extra trajectories is what each
+  concurrently simulated trajectory costs (RSS differences are swamped by XLA's
+  and glibc's cached allocations, and a chunked run holds one chunk at a time).
 
 Where ``clear_refs`` is unavailable the run costs are peak growths (less exact).
 """
@@ -88,6 +94,12 @@ def main(argv=None) -> int:
         run(S)
         return rss_peak_bytes() - before, exact
 
+    if a.impl == "jaxrelu":
+        out = _jaxrelu_xla(study)
+        run(p.S)
+        out.update(impl=a.impl, workload=a.workload, peak_bytes=rss_peak_bytes())
+        print(json.dumps(out))
+        return 0
     sizes = [1] if peer.per_trajectory else [small, p.S]
     for S in sizes:                                   # compile and warm every size first
         run(S)
@@ -108,6 +120,34 @@ def main(argv=None) -> int:
     out["exact_reset"] = exact
     print(json.dumps(out))
     return 0
+
+
+def _jaxrelu_xla(study) -> dict:
+    """jaxrelu's memory per trajectory from XLA's buffer assignment (see the module docstring)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxrelu import engine, rng, tasks
+    prog, hp_np = engine.build(study)
+    dt = jnp.dtype(prog.dtype)
+    hp = {k: jnp.asarray(v, dt) for k, v in hp_np.items()}
+    seeds_key, shared_key = rng.split(jax.random.PRNGKey(study.run.seed))
+    shared = tasks.make_shared(shared_key, study.task, dt)
+    C = engine.chunk_size(prog, study)
+    sizes = sorted({max(1, C // 4), C})
+    totals = {}
+    for c in sizes:
+        keys = engine._seed_keys(seeds_key, jnp.arange(c, dtype=jnp.uint32))
+        (init_c, seg_c), _ = engine._compiled(prog, keys, hp, shared, jnp.ones(c, bool))
+        stats = [f.memory_analysis() for f in (init_c, seg_c)]
+        totals[c] = max(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+                        - m.alias_size_in_bytes for m in stats)
+    lo, hi = sizes[0], sizes[-1]
+    per = (totals[hi] - totals[lo]) / ((hi - lo) * prog.grid_size) if hi > lo else totals[hi] / prog.grid_size
+    return {"run_bytes": totals[hi], "small_run_bytes": totals[lo], "per_traj_bytes": per,
+            "concurrent": C * prog.grid_size, "chunk_seeds": C, "exact_reset": True,
+            "method": f"XLA buffer assignment of init and segment at chunks of {lo} and {hi} seeds: "
+                      "difference / extra trajectories"}
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from jaxrelu.bench.workloads import fmt_count
 
 #: (workload, kind, peer, threshold, text).  kinds: "ratio" jaxrelu rate ÷ peer rate ≥ threshold;
 #: "roofline" roofline time ÷ jaxrelu time ≥ threshold; "matmul" jaxrelu FLOP/s ÷ matmul FLOP/s ≥ threshold;
-#: "compile" jaxrelu compile seconds ≤ threshold.
+#: "compile" jaxrelu compile seconds ≤ threshold; "memory" jaxrelu memory per trajectory ÷ its
+#: parameter bytes (plain SGD keeps no optimiser state) ≤ threshold.
 TARGETS = (
     ("W1", "ratio", "torch_batched", 2.0, "W1 jaxrelu >= 2x batched PyTorch"),
     ("W1", "ratio", "torch_func", 3.0, "W1 jaxrelu >= 3x torch.func"),
@@ -16,6 +17,7 @@ TARGETS = (
     ("W1", "ratio", "torch_naive", 300.0, "W1 jaxrelu >= 300x naive PyTorch loop"),
     ("W1", "roofline", None, 0.8, "W1 jaxrelu >= 80% of roofline"),
     ("W1", "compile", None, 5.0, "W1 compile <= 5 s"),
+    ("W1", "memory", None, 2.0, "W1 memory per trajectory <= 2x its parameter bytes"),
     ("W4", "ratio", "torch_batched", 10.0, "W4 jaxrelu >= 10x batched PyTorch (same 4096 trajectories)"),
     ("W2", "matmul", None, 0.5, "W2 jaxrelu >= 50% of the matmul rate"),
     ("W3", "ratio", "torch_batched", 3.0, "W3 jaxrelu >= 3x batched PyTorch"),
@@ -43,8 +45,11 @@ def evaluate_targets(workloads: dict) -> list[dict]:
             row["value"] = jr["matmul_fraction"]
         elif kind == "compile":
             row["value"] = jr["compile_seconds"]
+        elif kind == "memory":
+            per = (jr.get("memory") or {}).get("per_traj_bytes")
+            row["value"] = None if per is None else per / (4 * w["costs"]["params_per_traj"])
         if row["value"] is not None and math.isfinite(row["value"]):
-            row["passed"] = bool(row["value"] <= thr) if kind == "compile" else bool(row["value"] >= thr)
+            row["passed"] = bool(row["value"] <= thr) if kind in ("compile", "memory") else bool(row["value"] >= thr)
         out.append(row)
     return out
 
@@ -103,6 +108,8 @@ def targets_table(rows: list[dict], quick: bool) -> str:
             val, res = f"{v:.3g}x", "PASS" if r["passed"] else "FAIL"
         elif r["kind"] == "compile":
             val, res = f"{v:.2f} s", "PASS" if r["passed"] else "FAIL"
+        elif r["kind"] == "memory":
+            val, res = f"{v:.2f}x", "PASS" if r["passed"] else "FAIL"
         else:
             val, res = f"{v:.1%}", "PASS" if r["passed"] else "FAIL"
         lines.append(f"    {r['target']:<62}{val:>10}  {res}")
