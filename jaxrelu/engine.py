@@ -263,9 +263,12 @@ def _make_fns(prog: Program, sharding=None):
             return tree
         return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), tree)
 
-    def init(seed_keys, hp, shared):
-        per_seed = jax.vmap(lambda k: tasks.make_seed_data(rng.fold_in(k, DATA), shared, prog.task,
-                                                           jnp.dtype(prog.dtype)))(seed_keys)
+    def draw(seed_keys):
+        return shard(jax.vmap(lambda k: tasks.draw_seed_data(rng.fold_in(k, DATA), prog.task,
+                                                             jnp.dtype(prog.dtype)))(seed_keys))
+
+    def init(seed_keys, hp, shared, drawn):
+        per_seed = jax.vmap(lambda d: tasks.label_seed_data(d, shared, prog.task))(drawn) if drawn else {}
         state = jax.vmap(lambda k: jax.vmap(lambda h: _init_one(prog, k, h, shared))(hp))(seed_keys)
         S, G = seed_keys.shape[0], prog.grid_size
         state["alive"] = jnp.ones((S, G), bool)
@@ -349,7 +352,21 @@ def _make_fns(prog: Program, sharding=None):
             summary["values"] = jnp.where(m3, vals, jnp.nan)
         return shard({**new, "alive": alive, "fpt": fpt}), summary
 
-    return init, segment
+    return draw, init, segment
+
+
+class _Init:
+    """A chunk's initial (state, per-seed data), from two compiled programs: the per-seed
+    draws alone, then everything else.  In one program the training inputs would have two
+    consumers (the stored set and the teacher's labels), and XLA splits the sampler to
+    store its intermediates instead of recomputing them: 3 GB for W2's 64 sets."""
+
+    def __init__(self, draw, init):
+        self.programs = (draw, init)
+
+    def __call__(self, keys, hp, shared):
+        draw, init = self.programs
+        return init(keys, hp, shared, draw(keys))
 
 
 _COMPILED: dict = {}
@@ -365,16 +382,19 @@ def _compiled(prog: Program, keys, hp, shared, valid):
     if cache_key in _COMPILED:
         return _COMPILED[cache_key], 0.0
     t0 = time.perf_counter()
-    init, segment = _make_fns(prog, getattr(keys, "sharding", None) if jax.local_device_count() > 1 else None)
-    init_c = jax.jit(init).lower(keys, hp, shared).compile()
-    # the segment is compiled for what init returns, shardings included
-    state, per_seed = jax.tree.map(lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
-                                   jax.eval_shape(init, keys, hp, shared), init_c.output_shardings)
+    draw, init, segment = _make_fns(prog, getattr(keys, "sharding", None) if jax.local_device_count() > 1 else None)
+    # each program is compiled for what the one before returns, shardings included
+    typed = lambda shapes, shardings: jax.tree.map(  # noqa: E731
+        lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh), shapes, shardings)
+    draw_c = jax.jit(draw).lower(keys).compile()
+    drawn = typed(jax.eval_shape(draw, keys), draw_c.output_shardings)
+    init_c = jax.jit(init).lower(keys, hp, shared, drawn).compile()
+    state, per_seed = typed(jax.eval_shape(init, keys, hp, shared, drawn), init_c.output_shardings)
     i32 = jax.ShapeDtypeStruct((), jnp.int32)
     seg_c = jax.jit(segment, donate_argnums=0).lower(state, per_seed, keys, hp, shared, valid,
                                                      i32, i32, i32).compile()
-    _COMPILED[cache_key] = (init_c, seg_c)
-    return (init_c, seg_c), time.perf_counter() - t0
+    _COMPILED[cache_key] = (_Init(draw_c, init_c), seg_c)
+    return _COMPILED[cache_key], time.perf_counter() - t0
 
 
 # ============================================================ the run
@@ -390,8 +410,9 @@ def initial_params(study: Study, n_seeds: int):
         seeds_key, shared_key = rng.split(jax.random.PRNGKey(study.run.seed))
         shared = tasks.make_shared(shared_key, study.task, dt)
         idx = jnp.arange(study.run.first_seed, study.run.first_seed + n_seeds, dtype=jnp.uint32)
-        state, _ = jax.jit(_make_fns(prog)[0])(_seed_keys(seeds_key, idx),
-                                               {k: jnp.asarray(v, dt) for k, v in hp_np.items()}, shared)
+        draw, init, _ = _make_fns(prog)
+        keys = _seed_keys(seeds_key, idx)
+        state, _ = jax.jit(init)(keys, {k: jnp.asarray(v, dt) for k, v in hp_np.items()}, shared, jax.jit(draw)(keys))
     return state["params"], shared, hp_np
 
 

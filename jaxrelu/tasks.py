@@ -91,16 +91,27 @@ def make_shared(key, cfg, dtype) -> TaskData:
                     y_test=teacher_output(teacher, x_test, cfg.teacher_activation))
 
 
-def make_seed_data(key, shared: TaskData, spec: TaskSpec, dtype) -> dict:
-    """The per-seed arrays of a finite training set (empty when online)."""
+def draw_seed_data(key, spec: TaskSpec, dtype) -> dict:
+    """The random arrays of a seed's finite training set: e_train (n,)[, x_train (n, d)]."""
     if spec.online:
         return {}
     kx, kn = rng.split(key)
     out = {"e_train": rng.normal(kn, (spec.train_size,), dtype)}
     if spec.kind == "teacher_student":
-        x = rng.normal(kx, (spec.train_size, spec.input_dim), dtype)
-        out.update(x_train=x, y_train=teacher_output(shared.teacher, x, spec.teacher_activation))
+        out["x_train"] = rng.normal(kx, (spec.train_size, spec.input_dim), dtype)
     return out
+
+
+def label_seed_data(drawn: dict, shared: TaskData, spec: TaskSpec) -> dict:
+    """:func:`draw_seed_data`'s arrays with the teacher's clean labels y_train (n,) added."""
+    if "x_train" not in drawn:
+        return drawn
+    return {**drawn, "y_train": teacher_output(shared.teacher, drawn["x_train"], spec.teacher_activation)}
+
+
+def make_seed_data(key, shared: TaskData, spec: TaskSpec, dtype) -> dict:
+    """The per-seed arrays of a finite training set (empty when online)."""
+    return label_seed_data(draw_seed_data(key, spec, dtype), shared, spec)
 
 
 def epochs_spanned(spec: TaskSpec, batch_size) -> int:

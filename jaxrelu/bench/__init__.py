@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--impls", default=",".join(IMPLS), help=f"comma list of {', '.join(IMPLS)}")
     p.add_argument("--steps", type=int, help="steps for every selected workload (default: per workload)")
     p.add_argument("--budget", type=float, help="seconds spent timing each one-trajectory-at-a-time peer "
-                   "before extrapolating (default 2.5; 0.2 with --quick)")
+                   "before extrapolating (default 1.5; 0.2 with --quick)")
+    p.add_argument("--repeats", type=int, help="times each implementation is timed, round-robin; the median "
+                   "counts (default 3; 1 with --quick)")
     p.add_argument("--no-scaling", action="store_true", help="skip the jaxrelu scaling tables")
     p.add_argument("--scaling-seeds", default="64,256,1024,4096,16384,65536", help="seed counts of the scaling table")
     p.add_argument("--scaling-widths", default="8,32,128,512", help="widths m of the scaling table")
@@ -72,6 +74,9 @@ def main(argv=None) -> int:
     if bad:
         print(f"error: unknown workload or implementation: {', '.join(bad)} "
               f"(workloads {', '.join(wl.WORKLOADS)}; implementations {', '.join(IMPLS)})", file=sys.stderr)
+        return 2
+    if args.repeats is not None and args.repeats < 1:
+        print("error: --repeats must be >= 1", file=sys.stderr)
         return 2
     if args.steps is not None and args.steps < 2:
         print("error: --steps must be >= 2", file=sys.stderr)
@@ -110,12 +115,14 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
     from jaxrelu.bench import limits, peers, report
     from jaxrelu.bench import workloads as wl
     quick = args.quick
-    budget = args.budget if args.budget is not None else (0.2 if quick else 2.5)
+    budget = args.budget if args.budget is not None else (0.2 if quick else 1.5)
+    repeats = args.repeats or (1 if quick else 3)
     torch_reason = peers.torch_missing()
     if torch_reason:
         _log(f"note: {torch_reason}; the PyTorch peers are skipped")
     meta = {"argv": list(args.argv), "quick": quick, "load_start": _load(), "machine": limits.machine(),
-            "budget_seconds": budget,
+            "budget_seconds": budget, "repeats": repeats,
+            "repeats_note": "each implementation timed `repeats` times, round-robin; its row is the run of median rate",
             "rates": "trajectory-steps/s (seed-steps x grid points) of the stepping phase; compile and setup apart",
             "torch_threads_note": "torch.set_num_threads left at its default"}
     result = {"meta": meta, "limits": None, "workloads": {}, "targets": None, "scaling": None, "samplers": None}
@@ -144,19 +151,24 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
         if not args.no_check:
             entry["agreement"] = ag = peers.agreement(w, quick, impls)
             _log("  agreement: " + ", ".join(f"{k} {v['max_rel_err']:.1e}" for k, v in ag["peers"].items()))
+        runs = {name: [] for name in impls if not (name in peers.TORCH_PEERS and torch_reason)}
+        for rnd in range(repeats):               # round-robin, so a slow spell of the machine hits all
+            for name in runs:
+                t0 = time.perf_counter()
+                peer = peers.PEERS[name]
+                tm = peer.time_study(w, steps, quick) if name == "jaxrelu" else peer.time(prob, steps, budget)
+                runs[name].append(_timing_row(tm, prob, steps, costs, roof_s, mrate))
+                _log(f"  {name:<14} {runs[name][-1]['rate']:.3g} traj-steps/s  ({time.perf_counter() - t0:.1f} s)"
+                     + (f"  [round {rnd + 1}/{repeats}]" if repeats > 1 else ""))
         for name in impls:
-            peer = peers.PEERS[name]
-            r = {"label": peer.label}
-            if name in peers.TORCH_PEERS and torch_reason:
+            r = {"label": peers.PEERS[name].label}
+            if name not in runs:
                 r["skipped"] = "torch not installed"
-                entry["impls"][name] = r
-                continue
-            t0 = time.perf_counter()
-            tm = peer.time_study(w, steps, quick) if name == "jaxrelu" else peer.time(prob, steps, budget)
-            r.update(_timing_row(tm, prob, steps, costs, roof_s, mrate))
-            _log(f"  {name:<14} {r['rate']:.3g} traj-steps/s  ({time.perf_counter() - t0:.1f} s)")
-            if not args.no_memory:
-                r["memory"] = _memory(name, key, quick)
+            else:                                 # the run of median rate, and every rate
+                rows = sorted(runs[name], key=lambda row: row["rate"])
+                r.update(rows[(len(rows) - 1) // 2], rates=[row["rate"] for row in runs[name]])
+                if not args.no_memory:
+                    r["memory"] = _memory(name, key, quick)
             entry["impls"][name] = r
         jr = entry["impls"].get("jaxrelu")
         for r in entry["impls"].values():

@@ -145,7 +145,7 @@ def _torch_init(p: Problem, S: int, gen, stream=None, seeds=None):
 
 
 #: a batched peer stops after this many seconds and is extrapolated per step (says so in its notes)
-MAX_SECONDS = 20.0
+MAX_SECONDS = 8.0
 
 
 def _timed_loop(step, steps: int, max_seconds: float) -> tuple[int, float]:

@@ -86,7 +86,10 @@ def workload_table(key: str, w: dict) -> str:
         mem = r.get("memory") or {}
         per = mem.get("per_traj_bytes")
         per_s = _kib(per)
-        notes = "; ".join(n for n in r.get("notes", []) if not n.startswith("torch threads"))
+        notes = [n for n in r.get("notes", []) if not n.startswith("torch threads")]
+        if len(r.get("rates", [])) > 1:
+            notes.insert(0, f"median of {len(r['rates'])} ({fmt_count(min(r['rates']))}-{fmt_count(max(r['rates']))})")
+        notes = "; ".join(notes)
         lines.append(f"    {r['label']:<44}{fmt_count(r['rate']):>13}{_f(r.get('jaxrelu_speedup'), '{:.3g}'):>10}"
                      f"{_f(r['roofline_fraction'], '{:.1%}'):>9}{_f(r['compile_seconds'], '{:.2f}'):>10}"
                      f"{_f(r['setup_seconds'], '{:.2f}'):>8}{_mib(mem.get('peak_bytes')):>9}{per_s:>10}  {notes}")
