@@ -228,7 +228,8 @@ def _scaling(args, quick: bool, srate: float, mrate: float) -> dict:
     from jaxrelu.bench import workloads as wl
     w = wl.WORKLOADS["W1"]
     out = {"workload": "W1", "method": "per point a short run (compiles) and a full run; stepping rate = slope "
-           "between them (setup and the 2 records cancel); end-to-end rate = full run's meta", "seeds": [], "width": []}
+           "between them (setup and the 2 records cancel); end-to-end rate = full run's meta; the width rows record "
+           "weight_norm", "seeds": [], "width": []}
     seeds = [16, 64] if quick else [int(s) for s in _list(args.scaling_seeds)]
     widths = [4, 8] if quick else [int(s) for s in _list(args.scaling_widths)]
     for S in seeds:
@@ -237,7 +238,10 @@ def _scaling(args, quick: bool, srate: float, mrate: float) -> dict:
     for m in widths:
         S = 16 if quick else 1024
         steps = 20 if quick else int(max(10, 16000 // m))
-        out["width"].append(_scale_point(w, quick, {"seeds": S, "steps": steps}, {"model": {"width": m}},
+        # weight_norm recorded: the closed-form population loss costs O(m²) per record, which at
+        # m = 512 swamps the stepping time the slope measures
+        out["width"].append(_scale_point(w, quick, {"seeds": S, "steps": steps},
+                                         {"model": {"width": m}, "record": {"observables": ["weight_norm"]}},
                                          srate, mrate, "width", m))
     return out
 

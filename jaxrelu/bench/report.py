@@ -137,7 +137,8 @@ def scaling_table(sc: dict) -> str:
         rows = sc.get(axis) or []
         if not rows:
             continue
-        lines.append(f"jaxrelu scaling with {label} (W1 otherwise; stepping rate = slope of a short and a full run)")
+        extra = "; weight_norm recorded" if axis == "width" else ""
+        lines.append(f"jaxrelu scaling with {label} (W1 otherwise{extra}; stepping rate = slope of a short and a full run)")
         lines.append(f"    {label:>8}{'steps':>7}{'traj-steps/s':>14}{'end-to-end':>12}{'roofline':>10}{'compile s':>10}"
                      f"{'run s':>8}")
         for r in rows:
