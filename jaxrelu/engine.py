@@ -388,7 +388,7 @@ def _compiled(prog: Program, keys, hp, shared, valid):
         lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh), shapes, shardings)
     draw_c = jax.jit(draw).lower(keys).compile()
     drawn = typed(jax.eval_shape(draw, keys), draw_c.output_shardings)
-    init_c = jax.jit(init).lower(keys, hp, shared, drawn).compile()
+    init_c = jax.jit(init, donate_argnums=3).lower(keys, hp, shared, drawn).compile()
     state, per_seed = typed(jax.eval_shape(init, keys, hp, shared, drawn), init_c.output_shardings)
     i32 = jax.ShapeDtypeStruct((), jnp.int32)
     seg_c = jax.jit(segment, donate_argnums=0).lower(state, per_seed, keys, hp, shared, valid,

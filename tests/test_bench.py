@@ -55,3 +55,21 @@ def test_peers_agree_with_jaxrelu_on_finite_set_and_full_batch(key):
 def test_bad_option_is_exit_2(capsys):
     assert main(["--workloads", "W9"]) == 2
     assert "W9" in capsys.readouterr().err
+
+
+def test_sampler_tests_reject_non_normal_and_dependent_streams():
+    """The checks behind ``--samplers`` (KS normality; seed-seed and lag-1 correlation within
+    5 standard errors, 1/√n each) pass real normals and fail each kind of bad stream."""
+    import numpy as np
+
+    from jaxrelu.bench.limits import normality
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal((64, 6400))
+    assert normality(good)["passed"]
+    assert not normality(np.sqrt(3) * rng.uniform(-1, 1, (64, 6400)))["passed"]      # unit variance, not normal
+    same = good.copy()
+    same[1] = same[0]                                                               # two seeds share a stream
+    assert not normality(same)["passed"]
+    lagged = good.copy()
+    lagged[:, 1:] = 0.8 * good[:, 1:] + 0.6 * good[:, :-1]                          # AR(1)-like, still N(0, 1)
+    assert not normality(lagged)["passed"]

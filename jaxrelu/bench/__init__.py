@@ -166,7 +166,8 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
                 r["skipped"] = "torch not installed"
             else:                                 # the run of median rate, and every rate
                 rows = sorted(runs[name], key=lambda row: row["rate"])
-                r.update(rows[(len(rows) - 1) // 2], rates=[row["rate"] for row in runs[name]])
+                r.update(rows[(len(rows) - 1) // 2], rates=[row["rate"] for row in runs[name]],
+                         compile_seconds=runs[name][0]["compile_seconds"])      # the first run compiles
                 if not args.no_memory:
                     r["memory"] = _memory(name, key, quick)
             entry["impls"][name] = r

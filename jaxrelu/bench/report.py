@@ -158,7 +158,8 @@ def samplers_table(sm: dict) -> str:
     if t:
         lines.append(f"    {'torch.randn':<20}{t['normals_per_second'] / 1e6:>12.1f}{'':>26}  {'':<7} per-step blocks "
                      f"(one big block {t['one_block_normals_per_second'] / 1e6:.1f})")
-    lines.append(f"    fastest passing the tests: {sm['fastest_passing']}")
+    lines.append(f"    fastest passing the tests: {sm['fastest_passing']}; fastest on JAX's default threefry-20 hash: "
+                 f"{sm.get('fastest_threefry20')}; the engine keeps 'engine' (jax.random.normal's stream bit for bit)")
     if sm.get("w1_step"):
         lines.append("    W1 SGD step (engine arithmetic, vmapped seeds) with x from each sampler:")
         base = sm["w1_step"].get("engine", {}).get("seed_steps_per_second")
