@@ -16,9 +16,11 @@ fold_in(seeds_key, k)`` with ``seeds_key, shared_key = split(PRNGKey(seed))``:
 its initialisation from ``fold_in(seed_key, 0)``, its training set from
 ``fold_in(seed_key, 1)``, its epoch permutations from ``fold_in(seed_key, 2)``,
 the noise of step t from ``fold_in(fold_in(seed_key, 3), t)``, and (online SGD)
-the inputs of steps BLOCK·b .. BLOCK·b + BLOCK − 1 in one draw from
-``fold_in(fold_in(seed_key, 4), b)`` (BLOCK = 8: several times faster than a
-draw per step, since sampling bounds online SGD on a CPU).  Nothing
+the inputs of steps BLOCK·b .. BLOCK·b + BLOCK − 1 as the rows of one draw
+``normal(kx, (BLOCK, B, d))``, ``kx, kn = split(fold_in(fold_in(seed_key, 4), b))``
+(``kn``: the data-noise normals, (BLOCK, B)), BLOCK = 8.  A step computes only
+its own rows (each threefry word hashes its own counter), so no block is
+stored.  Nothing
 depends on the chunk, the vmap width or the device count, and nothing depends
 on grid values: seed k sees the same initial directions and the same samples
 at every grid point (common random numbers).  Every draw goes through
@@ -26,9 +28,9 @@ at every grid point (common random numbers).  Every draw goes through
 code that XLA fuses.
 
 Per seed, then per grid point.  SGD's batch of step t is made once per seed,
-from a per-seed cache in the loop carry (online: the block of step t; a finite
-set with a fixed batch size: the permutations of its epochs, drawn once per
-epoch), and broadcast over the seed's grid points.
+from a per-seed cache in the loop carry (online: the keys of step t's block; a
+finite set with a fixed batch size: the permutations of its epochs, drawn once
+per epoch), and broadcast over the seed's grid points.
 
 Hyperparameters are traced arrays of shape (G,) (one entry per grid point), so
 a new grid value never recompiles; programs are cached per :class:`Program`
@@ -58,7 +60,7 @@ from jaxrelu.results import STATS, Results, ResultsError, _atomic_write
 from jaxrelu.theory import kernels
 
 INIT, DATA, SHUFFLE, STEPS, BLOCKS = 0, 1, 2, 3, 4      # per-seed key streams
-BLOCK = 8                # online inputs are drawn for blocks of BLOCK steps at once
+BLOCK = 8                # online steps per key of the input stream (see Randomness above)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ def _init_one(prog: Program, seed_key, hp, shared):
 def _batch_source(prog: Program) -> str | None:
     """Where SGD's batch of step t comes from, when it is made per seed outside the step.
 
-    ``"block"``: online inputs, drawn for BLOCK steps at once (:func:`_draw_block`);
+    ``"block"``: online inputs, the rows of a block of BLOCK steps (:func:`_online_keys`);
     ``"epochs"``: a finite set visited in reshuffled epochs with a fixed batch size,
     its epoch permutations drawn once per epoch, not at every step.  Either is kept
     in the loop carry (:func:`_cache`).  ``None``: the step draws its batch itself
@@ -177,20 +179,26 @@ def _batch_source(prog: Program) -> str | None:
     return None
 
 
-def _draw_block(prog: Program, seed_key, t):
-    """The online inputs (and data-noise normals) of the BLOCK steps containing step t."""
-    key = rng.fold_in(rng.fold_in(seed_key, BLOCKS), t // BLOCK)
-    return tasks.draw_online_block(prog.task, key, BLOCK, jnp.dtype(prog.dtype))
+def _online_keys(seed_key, t):
+    """The keys (kx, kn) of the block of BLOCK online steps containing step t, (2, 2)."""
+    return rng.split(rng.fold_in(rng.fold_in(seed_key, BLOCKS), t // BLOCK))
 
 
 def _cache(prog: Program):
     """(tag(t), make(seed_key, t), batch(cache, data, t)) of the per-seed cache of the
-    batch source: the online block of step t, or the permutations of the epochs it
-    touches.  ``tag`` depends on t only; the cache is remade when it changes."""
+    batch source: the keys of step t's online block, or the permutations of the epochs
+    it touches.  ``tag`` depends on t only; the cache is remade when it changes."""
     task = prog.task
     if _batch_source(prog) == "block":
-        return (lambda t: t // BLOCK, lambda k, t: _draw_block(prog, k, t),
-                lambda c, data, t: tasks.online_batch(task, data, c, t % BLOCK))
+        def batch(keys, data, t):
+            # A real conditional (XLA cannot prove t >= 0), so that the step's inputs are drawn
+            # once: left in the step's dataflow, XLA fuses the sampler into each of its consumers
+            # and recomputes it for every element of W's update (4x slower).
+            def draw():
+                return tasks.draw_online_batch(task, keys, t % BLOCK, jnp.dtype(prog.dtype))
+            unused = jax.tree.map(jnp.zeros_like, jax.eval_shape(draw))
+            return tasks.online_batch(task, data, jax.lax.cond(t >= 0, draw, lambda: unused))
+        return lambda t: t // BLOCK, _online_keys, batch
     count = tasks.epochs_spanned(task, task.batch_max)
     epoch = lambda t: (t * task.batch_max) // task.train_size  # noqa: E731
     return (epoch, lambda k, t: tasks.epoch_permutations(task, rng.fold_in(k, SHUFFLE), epoch(t), count),

@@ -62,13 +62,18 @@ def split(key, num: int = 2):
     return jnp.stack([y1, y2], axis=1)
 
 
-def bits(key, shape) -> jnp.ndarray:
-    """``jax.random.bits(key, shape, uint32)``: uniform 32-bit words."""
+def bits(key, shape, start=0) -> jnp.ndarray:
+    """``jax.random.bits(key, shape, uint32)``: uniform 32-bit words.
+
+    ``start`` (an int or a traced integer scalar) skips the stream's first
+    ``start`` words: ``bits(key, (n,), start)`` is ``bits(key, (N,))[start:start + n]``
+    (flattened, row-major) for any N ≥ start + n, since word i hashes counter (0, i) alone.
+    """
     shape = tuple(shape)
     n = math.prod(shape)
     if n >= 2**32:
         raise ValueError(f"rng.bits draws fewer than 2**32 words at once, asked for shape {shape}")
-    c = lax.iota(jnp.uint32, n).reshape(shape)
+    c = (lax.iota(jnp.uint32, n) + jnp.asarray(start, jnp.uint32)).reshape(shape)
     y1, y2 = threefry2x32(key, jnp.zeros_like(c), c)
     return y1 ^ y2
 
@@ -77,14 +82,16 @@ _LO = np.nextafter(np.float32(-1), np.float32(0))          # jax.random.normal's
 _SQRT2 = np.float32(math.sqrt(2))
 
 
-def normal(key, shape, dtype=jnp.float32) -> jnp.ndarray:
+def normal(key, shape, dtype=jnp.float32, start=0) -> jnp.ndarray:
     """Standard normals, ``jax.random.normal(key, shape, float32)`` bit for bit, cast to ``dtype``.
+
+    ``start``: skip the stream's first ``start`` normals, as in :func:`bits`.
 
     u = the 23 high bits of a word as a float in [1, 2), mapped to (-1, 1);
     z = √2 erf⁻¹(u).  Always drawn in float32, so float32 and float64 runs of a
     seed see the same random numbers.
     """
-    word = bits(key, shape)
+    word = bits(key, shape, start)
     f = lax.bitcast_convert_type((word >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - np.float32(1)
     u = lax.max(_LO, f * (np.float32(1) - _LO) + _LO)
     return (_SQRT2 * lax.erf_inv(u)).astype(dtype)

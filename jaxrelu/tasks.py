@@ -142,23 +142,25 @@ def epoch_batch(spec: TaskSpec, data: TaskData, perms, t) -> dict:
     return {"x": data.x_train[idx], "y": data.y_train[idx], "e": data.e_train[idx]}
 
 
-def draw_online_block(spec: TaskSpec, key, steps: int, dtype) -> dict:
-    """Standard normals for ``steps`` consecutive online batches: x (steps, batch_max, d)
-    and label noise e (steps, batch_max).  Drawing a block at once is faster than
-    drawing per step (the sampler, not the network, bounds online SGD)."""
-    kx, kn = rng.split(key)
-    out = {"x": rng.normal(kx, (steps, spec.batch_max, spec.input_dim), dtype)}
+def draw_online_batch(spec: TaskSpec, keys, i, dtype) -> dict:
+    """Batch i of a block of online batches, drawn alone: inputs x (B, d) [and data-noise
+    normals e (B,)].
+
+    A block under ``keys = (kx, kn)`` is x = ``normal(kx, (steps, B, d))`` and
+    e = ``normal(kn, (steps, B))``; batch i is their row i.  Each threefry word hashes
+    its own counter (:func:`jaxrelu.rng.bits`), so a row is drawn without the rest.
+    """
+    kx, kn = keys
+    B, d = spec.batch_max, spec.input_dim
+    out = {"x": rng.normal(kx, (B, d), dtype, start=i * (B * d))}
     if spec.label_noise:
-        out["e"] = rng.normal(kn, (steps, spec.batch_max), dtype)
+        out["e"] = rng.normal(kn, (B,), dtype, start=i * B)
     return out
 
 
-def online_batch(spec: TaskSpec, data: TaskData, drawn: dict, i) -> dict:
-    """Batch i of a :func:`draw_online_block` draw: inputs x (B, d), clean labels y = f*(x) (B,)
-    [, data-noise normals e (B,)]."""
-    out = {k: v[i] for k, v in drawn.items()}
-    out["y"] = teacher_output(data.teacher, out["x"], spec.teacher_activation)
-    return out
+def online_batch(spec: TaskSpec, data: TaskData, drawn: dict) -> dict:
+    """A :func:`draw_online_batch` draw with its clean labels y = f*(x) (B,)."""
+    return {**drawn, "y": teacher_output(data.teacher, drawn["x"], spec.teacher_activation)}
 
 
 def sample_iid(spec: TaskSpec, data: TaskData, key, rows: int, data_noise, dtype):

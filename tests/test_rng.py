@@ -54,3 +54,11 @@ def test_float64_draws_are_float32_draws_cast():
 def test_too_many_words_is_refused():
     with pytest.raises(ValueError, match="2\\*\\*32"):
         jax.eval_shape(lambda k: rng.bits(k, (2**16, 2**16)), KEYS[0])
+
+
+def test_a_draw_from_start_is_that_slice_of_the_whole_stream():
+    """Rows of a block drawn alone (the engine's online inputs) equal the block's rows."""
+    whole = jax.random.normal(KEYS[2], (8, 3, 100), jnp.float32)
+    rows = jax.jit(jax.vmap(lambda i: rng.normal(KEYS[2], (3, 100), start=i * 300)))(jnp.arange(8))
+    _same(rows, whole)
+    _same(rng.bits(KEYS[1], (5,), start=7), jax.random.bits(KEYS[1], (20,), jnp.uint32)[7:12])

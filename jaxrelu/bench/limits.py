@@ -2,16 +2,18 @@
 
 * :func:`matmul_rate` — single-precision FLOP/s of a large ``jnp`` matmul;
 * :func:`jax_sampler_rate` — Gaussian draws per second of the sampler the engine
-  uses (:func:`jaxrelu.rng.normal`, threefry) in the engine's pattern: per seed,
-  one draw of ``engine.BLOCK`` steps of (B, d) inputs under the key
-  ``split(fold_in(fold_in(seed_key, 4), t // BLOCK))[0]``, vmapped over seed keys,
-  in a ``fori_loop``;
+  uses (:func:`jaxrelu.rng.normal`, threefry), the better of the engine's pattern
+  (per seed and step, the step's (B, d) inputs drawn alone as their rows of the
+  block stream under the key ``split(fold_in(fold_in(seed_key, 4), t // BLOCK))[0]``,
+  made once per ``engine.BLOCK`` steps) and whole blocks of BLOCK steps per draw;
+  vmapped over seed keys, in a ``fori_loop``;
 * :func:`torch_sampler_rate` — ``torch.randn`` of the same per-step blocks (the
   batched peers' pattern), for comparison;
 * :func:`sampler_benchmark` (``--samplers``) — the alternatives in that same
   pattern, each with tests of normality (Kolmogorov–Smirnov) and independence
   (correlation between seeds and between consecutive draws of a seed): the
-  engine's sampler per step and in blocks of 1, 8 and 32 steps,
+  engine's sampler as the engine draws it, with a key per step, and in whole
+  blocks of 8 and 32 steps,
   ``jax.random.normal``, threefry bits + Box–Muller (XLA's sin/cos or a
   polynomial), both words of one threefry hash, 13-round threefry and a cheap
   murmur3 hash; and the W1 SGD step fed by each.  (``rbg``/``unsafe_rbg`` keys
@@ -66,17 +68,30 @@ def _block_key(k, j):
     return rng.split(rng.fold_in(rng.fold_in(k, engine.BLOCKS), j))[0]
 
 
-def _pattern_fn(S: int, T: int, shape, draw, block: int):
-    """jit fn(seed_keys) -> (S,): T steps of ``shape`` normals per seed, ``block`` steps per draw
-    (the engine's keys and vmap/fori pattern), summed so that every draw is used."""
+ROWS = "rows"   # steps per draw of a sampler drawn as the engine draws: a step's rows of its block
+
+
+def _pattern_fn(S: int, T: int, shape, draw, block):
+    """jit fn(seed_keys) -> (S,): T steps of ``shape`` normals per seed, summed so that every
+    draw is used.  ``block`` steps per draw under the key of draw j, or (``ROWS``) one step
+    per draw, its rows of a block of ``engine.BLOCK`` steps under the block's key, made once
+    per block (the engine's pattern)."""
     import jax
     import jax.numpy as jnp
 
+    from jaxrelu import engine
+    n = int(np.prod(shape))
+    K = engine.BLOCK if block == ROWS else block
+
     def f(keys):
         def body(j, acc):
-            return acc + jax.vmap(lambda k: jnp.sum(draw(_block_key(k, j), (block,) + tuple(shape))))(keys)
-        return jax.lax.fori_loop(0, T // block, body, jnp.zeros(keys.shape[0], jnp.float32))
-    return jax.jit(f), (T // block) * block
+            if block != ROWS:
+                return acc + jax.vmap(lambda k: jnp.sum(draw(_block_key(k, j), (K,) + tuple(shape))))(keys)
+            kj = jax.vmap(lambda k: _block_key(k, j))(keys)
+            return jax.lax.fori_loop(0, K, lambda i, a: a + jax.vmap(
+                lambda k: jnp.sum(draw(k, tuple(shape), start=i * n)))(kj), acc)
+        return jax.lax.fori_loop(0, T // K, body, jnp.zeros(keys.shape[0], jnp.float32))
+    return jax.jit(f), (T // K) * K
 
 
 def _rate(S: int, T: int, shape, draw, block: int, reps: int) -> tuple[float, float]:
@@ -94,12 +109,19 @@ def _rate(S: int, T: int, shape, draw, block: int, reps: int) -> tuple[float, fl
 
 
 def jax_sampler_rate(S: int = 1024, T: int = 200, shape=(1, 100), reps: int = 3) -> dict:
-    """Normals/s of the engine's sampler (``rng.normal``) in the engine's block pattern."""
+    """Normals/s of the engine's sampler (``rng.normal``): the better of the engine's pattern and
+    whole blocks of ``engine.BLOCK`` steps (the same numbers), so that the roofline is the
+    sampler's limit, not the engine's way of calling it."""
     from jaxrelu import engine, rng
-    rate, t = _rate(S, T, shape, rng.normal, engine.BLOCK, reps)
-    return {"normals_per_second": rate, "seeds": S, "steps": T, "block": list(shape), "seconds": t,
-            "pattern": f"vmap over seed keys; one draw of {engine.BLOCK} steps per seed, key "
-                       "split(fold_in(fold_in(seed_key, 4), t // BLOCK))[0]; jaxrelu.rng.normal (threefry)"}
+    rows, t = _rate(S, T, shape, rng.normal, ROWS, reps)
+    block, tb = _rate(S, T, shape, rng.normal, engine.BLOCK, reps)
+    return {"normals_per_second": max(rows, block), "rows_normals_per_second": rows,
+            "block_normals_per_second": block, "seeds": S, "steps": T, "block": list(shape),
+            "seconds": t if rows >= block else tb,
+            "pattern": "vmap over seed keys, threefry jaxrelu.rng.normal; the better of: per step, its "
+                       f"rows of a block of {engine.BLOCK} steps under the block's key "
+                       "split(fold_in(fold_in(seed_key, 4), t // BLOCK))[0], made once per block (the "
+                       f"engine), and the whole block of {engine.BLOCK} steps in one draw"}
 
 
 def torch_sampler_rate(S: int = 1024, T: int = 200, shape=(1, 100), reps: int = 3) -> dict | None:
@@ -205,15 +227,16 @@ def _draw_bits_bm(k, shape):
     return _box_muller(w[0], w[1])[:n].reshape(shape)
 
 
-def _draw_engine(k, shape):
+def _draw_engine(k, shape, start=0):
     from jaxrelu import rng
-    return rng.normal(k, shape)
+    return rng.normal(k, shape, start=start)
 
 
-SAMPLERS = {   # name: (draw(key, shape), steps per draw (None: engine.BLOCK), what)
-    "engine": (_draw_engine, None, "jaxrelu.rng.normal (threefry-2x32-20 + erf^-1, = jax.random.normal bit for bit), "
-                                "blocks of engine.BLOCK steps: the engine today"),
-    "engine_step": (_draw_engine, 1, "the same, one draw per step"),
+SAMPLERS = {   # name: (draw(key, shape), steps per draw (ROWS: the engine's), what)
+    "engine": (_draw_engine, ROWS, "jaxrelu.rng.normal (threefry-2x32-20 + erf^-1, = jax.random.normal bit for "
+                                   "bit), a step's rows of its block of engine.BLOCK steps: the engine today"),
+    "engine_step": (_draw_engine, 1, "the same, a key per step"),
+    "engine_block8": (_draw_engine, 8, "the same, whole blocks of 8 steps (the engine until the rows)"),
     "engine_block32": (_draw_engine, 32, "the same, blocks of 32 steps"),
     "jax_normal": (_draw_jax, 8, "jax.random.normal (threefry lowered as a rolled loop on CPU), blocks of 8"),
     "jax_normal_step": (_draw_jax, 1, "jax.random.normal, one draw per step (the first engine)"),
@@ -233,24 +256,28 @@ SAMPLERS = {   # name: (draw(key, shape), steps per draw (None: engine.BLOCK), w
 
 #: the samplers built on JAX's default PRNG hash (threefry-2x32, 20 rounds); the others are faster
 #: hashes that pass these tests but are not vetted beyond them
-THREEFRY20 = ("engine", "engine_step", "engine_block32", "jax_normal", "jax_normal_step", "bits_boxmuller",
+THREEFRY20 = ("engine", "engine_step", "engine_block8", "engine_block32", "jax_normal", "jax_normal_step", "bits_boxmuller",
               "threefry_2w_bm", "threefry_2w_bmpoly")
 
 
 def _sampler(name: str):
     """(draw, steps per draw, what) of SAMPLERS[name]."""
-    from jaxrelu import engine
-    draw, K, what = SAMPLERS[name]
-    return draw, K or engine.BLOCK, what
+    return SAMPLERS[name]
 
 
 def _samples(name: str, S: int, T: int, shape) -> np.ndarray:
     """Sampler ``name``'s draws for S seeds × T steps, in the engine's key pattern -> (S, T·prod(shape))."""
     import jax
     import jax.numpy as jnp
+
+    from jaxrelu import engine
     draw, K, _ = _sampler(name)
+    n = int(np.prod(shape))
 
     def one(k):
+        if K == ROWS:
+            return jax.vmap(lambda t: draw(_block_key(k, t // engine.BLOCK), tuple(shape),
+                                           start=(t % engine.BLOCK) * n))(jnp.arange(T)).reshape(-1)
         return jax.vmap(lambda j: draw(_block_key(k, j), (K,) + tuple(shape)))(jnp.arange(T // K)).reshape(-1)
     return np.asarray(jax.jit(jax.vmap(one))(seed_keys(S)), np.float64)
 
@@ -287,7 +314,7 @@ def sampler_benchmark(S: int = 1024, T: int = 256, shape=(1, 100), reps: int = 3
     out["fastest_passing"] = max(ok, key=ok.get) if ok else None
     tf = {n: r for n, r in ok.items() if n in THREEFRY20}
     out["fastest_threefry20"] = max(tf, key=tf.get) if tf else None
-    picks = ("engine", "engine_step", "jax_normal", out["fastest_passing"], "none")
+    picks = ("engine", "engine_block8", "engine_step", "jax_normal", out["fastest_passing"], "none")
     out["w1_step"] = w1_step_benchmark(S, w1_steps, d, m, k, samplers=tuple(p for p in picks if p), reps=reps, log=log)
     return out
 
@@ -295,11 +322,12 @@ def sampler_benchmark(S: int = 1024, T: int = 256, shape=(1, 100), reps: int = 3
 def w1_step_benchmark(S: int, T: int, d: int, m: int, k: int, samplers, reps: int = 3, log=print) -> dict:
     """The W1 SGD step (engine arithmetic: jax.grad of ½ mean (f − y)², vmapped over seeds,
     fori_loop over steps) with x drawn by each sampler in its blocks; ``none`` reads x from a
-    fixed pool (the step's cost without sampling)."""
+    fixed pool (the step's cost without sampling).  ``ROWS``: as the engine, each step's rows
+    drawn in a conditional (so that XLA draws them once, not in every consumer)."""
     import jax
     import jax.numpy as jnp
 
-    from jaxrelu import model, noise
+    from jaxrelu import engine, model, noise
     Wt = jax.random.normal(jax.random.PRNGKey(1), (k, d)) / math.sqrt(d)
     teacher = {"W": Wt, "a": jnp.ones(k)}
     pool = jax.random.normal(jax.random.PRNGKey(2), (64, 1, d))
@@ -315,6 +343,18 @@ def w1_step_benchmark(S: int, T: int, d: int, m: int, k: int, samplers, reps: in
         draw, K, _ = _sampler(name) if name != "none" else (None, 8, None)
 
         def run(keys, p0, draw=draw, K=K):
+            if K == ROWS:
+                def block(j, p):
+                    kj = jax.vmap(lambda kk: _block_key(kk, j))(keys)
+
+                    def one(i, q):
+                        def rows():
+                            return jax.vmap(lambda kk: draw(kk, (1, d), start=i * d))(kj)
+                        x = jax.lax.cond(i >= 0, rows, lambda: jnp.zeros((keys.shape[0], 1, d)))
+                        return jax.vmap(step)(q, x)
+                    return jax.lax.fori_loop(0, engine.BLOCK, one, p)
+                return jax.lax.fori_loop(0, T // engine.BLOCK, block, p0)
+
             def outer(j, p):
                 if draw is None:
                     blk = jnp.broadcast_to(jax.lax.dynamic_slice_in_dim(jnp.concatenate([pool, pool]), j % 64, K),
@@ -331,7 +371,8 @@ def w1_step_benchmark(S: int, T: int, d: int, m: int, k: int, samplers, reps: in
         f = jax.jit(run)
         jax.block_until_ready(f(keys, p0))
         secs = _best(lambda f=f, keys=keys, p0=p0: jax.block_until_ready(f(keys, p0)), reps)
-        steps = (T // K) * K
+        per = engine.BLOCK if K == ROWS else K
+        steps = (T // per) * per
         res[name] = {"seed_steps_per_second": S * steps / secs, "seconds": secs, "steps": steps}
         log(f"  W1 step with {name:<20} {S * steps / secs / 1e6:7.3f} M seed-steps/s")
     return res

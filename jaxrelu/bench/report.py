@@ -123,8 +123,9 @@ def limits_table(lim: dict) -> str:
     j, t = lim["jax_sampler"], lim.get("torch_sampler")
     lines = ["Machine limits",
              f"    matmul (float32, {lim['matmul']['n']}^2, jnp)          {lim['matmul']['flops_per_second'] / 1e9:8.1f} GFLOP/s",
-             (f"    jax.random.normal threefry, engine pattern   {j['normals_per_second'] / 1e6:8.1f} M normals/s"
-              f"  ({j['seeds']} seeds x {j['steps']} steps of {tuple(j['block'])})")]
+             (f"    jaxrelu.rng.normal (threefry), best pattern  {j['normals_per_second'] / 1e6:8.1f} M normals/s"
+              f"  ({j['seeds']} seeds x {j['steps']} steps of {tuple(j['block'])}; engine's rows per step "
+              f"{j['rows_normals_per_second'] / 1e6:.1f}, whole blocks {j['block_normals_per_second'] / 1e6:.1f})")]
     if t:
         lines.append(f"    torch.randn, same blocks per step            {t['normals_per_second'] / 1e6:8.1f} M normals/s"
                      f"  (one big block: {t['one_block_normals_per_second'] / 1e6:.1f} M/s; torch threads {t['threads']})")

@@ -209,8 +209,9 @@ def replay(study, seeds: int, steps: int) -> dict:
     ``fold_in(seed_key, 1)``, epoch permutations from ``fold_in(seed_key, 2)``
     and step t from ``fold_in(fold_in(seed_key, 3), t)`` (split into batch and
     SGD keys; ξ of label-noise SGD from the first half of the SGD key); online
-    inputs come in blocks of ``engine.BLOCK`` steps from
-    ``fold_in(fold_in(seed_key, 4), t // BLOCK)``.
+    inputs of step t are row t % BLOCK of ``normal(kx, (BLOCK, B, d))`` with
+    ``kx = split(fold_in(fold_in(seed_key, 4), t // BLOCK))[0]``, drawn here as whole
+    blocks with ``jax.random`` (the engine draws the rows alone).
     Returns ``W0, a0[, b0]`` (seeds, ...), ``x`` (seeds, steps, B, d), ``y``
     (seeds, steps, B) clean labels and ``xi`` (seeds, steps, B).
     """
@@ -237,9 +238,10 @@ def replay(study, seeds: int, steps: int) -> dict:
         def at(t):
             key = jax.random.fold_in(jax.random.fold_in(sk, engine.STEPS), t)
             kb, ks = jax.random.split(key)
-            if engine._batch_source(prog) == "block":   # online inputs come in blocks of engine.BLOCK steps
-                b = tasks.online_batch(prog.task, data, engine._draw_block(prog, sk, t), t % engine.BLOCK)
-                x, y = b["x"], b["y"]
+            if engine._batch_source(prog) == "block":
+                kx, _ = jax.random.split(jax.random.fold_in(jax.random.fold_in(sk, engine.BLOCKS), t // engine.BLOCK))
+                x = jax.random.normal(kx, (engine.BLOCK, B, prog.task.input_dim), dt)[t % engine.BLOCK]
+                y = tasks.teacher_output(shared.teacher, x, prog.task.teacher_activation)
             else:
                 x, y = tasks.sample_batch(prog.task, data, kb, jax.random.fold_in(sk, engine.SHUFFLE), t, B, None, dt)
             kl, _ = jax.random.split(ks)

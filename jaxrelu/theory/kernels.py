@@ -59,7 +59,9 @@ def kernel_matrix(A, B, act1: str, act2: str):
     """K_ij = κ(‖A_i‖², ‖B_j‖², A_i·B_j); A (m, d), B (k, d) -> (m, k)."""
     qa = jnp.sum(A * A, axis=-1)
     qb = jnp.sum(B * B, axis=-1)
-    return kernel(qa[:, None], qb[None, :], A @ B.T, act1, act2)
+    # contracted by dimension numbers: ``A @ B.T`` makes XLA's CPU dot copy (transpose)
+    # B, a whole first layer per trajectory when vmapped
+    return kernel(qa[:, None], qb[None, :], jnp.einsum("id,jd->ij", A, B), act1, act2)
 
 
 def population_loss(W, a, c, act: str, W_star, a_star, act_star: str):
