@@ -17,9 +17,10 @@ JSON line.  Method (Linux):
   keeps one trajectory alive: its ``run_bytes`` is the memory per trajectory.
   jaxrelu is measured exactly instead: XLA's buffer assignment of its compiled
   programs (``memory_analysis``: arguments + outputs + temporaries − donated
-  aliases, the largest of its programs) at chunks of C/4 and C seeds, C the
-  chunk it runs in; the difference over the extra trajectories is what each
-  concurrently simulated trajectory costs (RSS differences are swamped by XLA's
+  aliases) at chunks of C/4 and C seeds, C the chunk it runs in; the
+  difference over the extra trajectories, in the largest of its programs, is
+  what each concurrently simulated trajectory costs (each program's is reported
+  too) (RSS differences are swamped by XLA's
   and glibc's cached allocations, and a chunked run holds one chunk at a time).
 
 Where ``clear_refs`` is unavailable the run costs are peak growths (less exact).
@@ -135,20 +136,21 @@ def _jaxrelu_xla(study) -> dict:
     shared = tasks.make_shared(shared_key, study.task, dt)
     C = engine.chunk_size(prog, study)
     sizes = sorted({max(1, C // 4), C})
-    totals = {}
+    totals = {}                    # chunk -> bytes of each program: draw, init, segment
     for c in sizes:
         keys = engine._seed_keys(seeds_key, jnp.arange(c, dtype=jnp.uint32))
         (init_c, seg_c), _ = engine._compiled(prog, keys, hp, shared, jnp.ones(c, bool))
         stats = [f.memory_analysis() for f in (*init_c.programs, seg_c)]
-        totals[c] = max(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
-                        - m.alias_size_in_bytes for m in stats)
+        totals[c] = [m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+                     - m.alias_size_in_bytes for m in stats]
     lo, hi = sizes[0], sizes[-1]
-    per = (totals[hi] - totals[lo]) / ((hi - lo) * prog.grid_size) if hi > lo else totals[hi] / prog.grid_size
-    return {"run_bytes": totals[hi], "small_run_bytes": totals[lo], "per_traj_bytes": per,
+    per = [(b - a) / ((hi - lo) * prog.grid_size) if hi > lo else b / prog.grid_size
+           for a, b in zip(totals[lo], totals[hi])]
+    return {"run_bytes": max(totals[hi]), "small_run_bytes": max(totals[lo]), "per_traj_bytes": max(per),
+            "per_traj_bytes_by_program": dict(zip(("draw", "init", "segment"), per)),
             "concurrent": C * prog.grid_size, "chunk_seeds": C, "exact_reset": True,
-            "method": f"XLA buffer assignment (largest program) at chunks of {lo} and {hi} seeds: "
-                      "difference / extra trajectories"}
-
+            "method": f"XLA buffer assignment at chunks of {lo} and {hi} seeds: difference / extra "
+                      "trajectories, the largest of the programs (draw, init, segment)"}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -89,6 +89,9 @@ def workload_table(key: str, w: dict) -> str:
         notes = [n for n in r.get("notes", []) if not n.startswith("torch threads")]
         if len(r.get("rates", [])) > 1:
             notes.insert(0, f"median of {len(r['rates'])} ({fmt_count(min(r['rates']))}-{fmt_count(max(r['rates']))})")
+        by = mem.get("per_traj_bytes_by_program")
+        if by:
+            notes.append("KiB/traj by program: " + ", ".join(f"{k} {_kib(v).strip()}" for k, v in by.items()))
         notes = "; ".join(notes)
         lines.append(f"    {r['label']:<44}{fmt_count(r['rate']):>13}{_f(r.get('jaxrelu_speedup'), '{:.3g}'):>10}"
                      f"{_f(r['roofline_fraction'], '{:.1%}'):>9}{_f(r['compile_seconds'], '{:.2f}'):>10}"
