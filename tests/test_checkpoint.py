@@ -75,6 +75,35 @@ def test_resume_after_exception_is_bitwise_identical(tmp_path):
         assert_same_results(ref, jaxrelu.run(st, checkpoint=ck))
 
 
+def test_checkpoints_write_each_seed_once(tmp_path):
+    """Per-seed arrays of a finished chunk go to a file of their own, written once; the
+    checkpoint rewritten every segment holds only the current chunk's rows."""
+    st = study(run={"seeds": 10, "steps": 40, "record_every": 10, "chunk_size": 2, "checkpoint_every": 1},
+               record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"],
+                       "first_passage": {"observable": "population_loss", "below": 0.5}})
+    ref = jaxrelu.run(st)
+
+    def stop(p):
+        if p["steps_done"] >= 3 * 2 * 40 + 2 * 20:  # chunk 3 (of 5), at its record of step 20
+            raise Stop
+    with pytest.raises(Stop):
+        jaxrelu.run(st, progress=stop, checkpoint=tmp_path)
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        assert z["acc.values"].shape[0] == 2 and z["acc.fpt"].shape[0] == 2
+    chunks = sorted(f.name for f in tmp_path.glob("checkpoint.chunk*.npz"))
+    assert chunks == [f"checkpoint.chunk{c:05d}.npz" for c in range(3)]
+    assert_same_results(ref, jaxrelu.run(st, checkpoint=tmp_path))
+    again = tmp_path / "again"                       # a damaged or missing chunk file is refused
+    with pytest.raises(Stop):
+        jaxrelu.run(st, progress=stop, checkpoint=again)
+    (again / chunks[1]).write_bytes(b"garbage")
+    with pytest.raises(ResultsError, match="corrupt or missing chunk checkpoint"):
+        jaxrelu.run(st, checkpoint=again)
+    (again / chunks[1]).unlink()
+    with pytest.raises(ResultsError, match="corrupt or missing chunk checkpoint"):
+        jaxrelu.run(st, checkpoint=again)
+
+
 def test_resume_keeps_the_chunks_it_started_with(tmp_path, monkeypatch):
     """The default chunk size depends on the machine (device count, CPU cap): a run
     resumed where it would be cut differently still finishes in its own chunks."""
