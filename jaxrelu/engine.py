@@ -419,8 +419,8 @@ def initial_params(study: Study, n_seeds: int):
         shared = tasks.make_shared(shared_key, study.task, dt)
         idx = jnp.arange(study.run.first_seed, study.run.first_seed + n_seeds, dtype=jnp.uint32)
         draw, init, _ = _make_fns(prog)
-        keys = _seed_keys(seeds_key, idx)
-        state, _ = jax.jit(init)(keys, {k: jnp.asarray(v, dt) for k, v in hp_np.items()}, shared, jax.jit(draw)(keys))
+        state, _ = _Init(jax.jit(draw), jax.jit(init))(_seed_keys(seeds_key, idx),
+                                                       {k: jnp.asarray(v, dt) for k, v in hp_np.items()}, shared)
     return state["params"], shared, hp_np
 
 
@@ -581,7 +581,7 @@ class _Accumulators:
 def _save_checkpoint(path: Path, acc: _Accumulators, position: dict, state, rows: slice) -> None:
     """The run's position, its statistics and (mid-chunk) the chunk's state; of the per-seed
     arrays only the current chunk's ``rows`` (finished chunks are in their own files)."""
-    arrays = {f"acc.{k}": v[rows] if k in _Accumulators.PER_SEED else v for k, v in acc.arrays.items()}
+    arrays = {f"acc.{k}": v[rows] if k in acc.PER_SEED else v for k, v in acc.arrays.items()}
     if state is not None:
         for i, leaf in enumerate(jax.tree.leaves(state)):
             arrays[f"state.{i}"] = np.asarray(jax.device_get(leaf))
@@ -592,7 +592,7 @@ def _save_checkpoint(path: Path, acc: _Accumulators, position: dict, state, rows
 
 def _save_chunk(path: Path, acc: _Accumulators, c: int, rows: slice, fingerprint: str) -> None:
     """The per-seed arrays of finished chunk c, written once."""
-    arrays = {f"acc.{k}": acc.arrays[k][rows] for k in _Accumulators.PER_SEED if k in acc.arrays}
+    arrays = {f"acc.{k}": acc.arrays[k][rows] for k in acc.PER_SEED if k in acc.arrays}
     arrays["fingerprint"] = np.asarray(fingerprint)
     path.mkdir(parents=True, exist_ok=True)
     _atomic_write(path / _chunk_name(c), lambda f: np.savez(f, **arrays))
@@ -611,7 +611,7 @@ def _load_checkpoint(path: Path, acc: _Accumulators, fingerprint: str):
     except Exception as e:  # noqa: BLE001 - a damaged file is reported, never half-used
         raise ResultsError(f"{str(file)!r}: corrupt checkpoint ({type(e).__name__}: {e})") from None
     if position.get("fingerprint") != fingerprint:
-        raise ResultsError(f"{str(file)!r} was written by a different study; refusing to resume from it")
+        raise _foreign(file)
     size, c = position["chunk_size"], position["chunk"]
     for k, v in saved.items():
         if k in acc.PER_SEED:
@@ -628,15 +628,18 @@ def _load_chunks(path: Path, acc: _Accumulators, chunks, size: int, fingerprint:
         file, rows = path / _chunk_name(c), slice(c * size, min((c + 1) * size, S))
         try:
             with np.load(file, allow_pickle=False) as z:
-                if str(z["fingerprint"]) != fingerprint:
-                    raise ResultsError(f"{str(file)!r} was written by a different study; refusing to resume from it")
-                for k in acc.PER_SEED:
-                    if k in acc.arrays:
-                        acc.arrays[k][rows] = z[f"acc.{k}"]
-        except ResultsError:
-            raise
-        except Exception as e:  # noqa: BLE001
+                written_by = str(z["fingerprint"])
+                saved = {k: z[f"acc.{k}"] for k in acc.PER_SEED if k in acc.arrays}
+        except Exception as e:  # noqa: BLE001 - a damaged file is reported, never half-used
             raise ResultsError(f"{str(file)!r}: corrupt or missing chunk checkpoint ({type(e).__name__}: {e})") from None
+        if written_by != fingerprint:
+            raise _foreign(file)
+        for k, v in saved.items():
+            acc.arrays[k][rows] = v
+
+
+def _foreign(file: Path) -> ResultsError:
+    return ResultsError(f"{str(file)!r} was written by a different study; refusing to resume from it")
 
 
 def _checkpoint_name() -> str:

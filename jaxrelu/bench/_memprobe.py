@@ -19,9 +19,9 @@ JSON line.  Method (Linux):
   programs (``memory_analysis``: arguments + outputs + temporaries − donated
   aliases) at chunks of C/4 and C seeds, C the chunk it runs in; the
   difference over the extra trajectories, in the largest of its programs, is
-  what each concurrently simulated trajectory costs (each program's is reported
-  too) (RSS differences are swamped by XLA's
-  and glibc's cached allocations, and a chunked run holds one chunk at a time).
+  what each concurrently simulated trajectory costs; each program's is reported
+  too.  (RSS differences are swamped by XLA's and glibc's cached allocations, and
+  a chunked run holds one chunk at a time.)
 
 Where ``clear_refs`` is unavailable the run costs are peak growths (less exact).
 """
