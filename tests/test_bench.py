@@ -23,7 +23,14 @@ def test_quick_bench_writes_complete_json(tmp_path, capsys):
     w = r["workloads"]["W4"]
     assert (w["seeds"], w["grid"], w["trajectories"]) == (8, 16, 128)
     assert w["costs"]["normals_per_seed_step"] == 20 + 1          # x (B·d) and ξ of label-noise SGD
-    assert w["roofline_seconds"] > 0
+    lim_w = w["roofline_limits"]                                 # re-measured at each round's start
+    assert len(lim_w["rounds"]) == r["meta"]["repeats"] == 1
+    assert lim_w["normals_per_second"] == lim_w["rounds"][0]["jax_sampler"] > 0
+    c, steps = w["costs"], w["steps"]
+    assert w["roofline_seconds"] == pytest.approx(
+        w["seeds"] * steps * c["normals_per_seed_step"] / lim_w["normals_per_second"]
+        + steps * (w["trajectories"] * c["flops_per_traj_step"] + w["seeds"] * c["flops_per_seed_step"])
+        / lim_w["flops_per_second"], rel=1e-12)
     assert set(w["impls"]) == set(IMPLS)
     for name, impl in w["impls"].items():
         if name in peers.TORCH_PEERS and not HAVE_TORCH:

@@ -9,8 +9,11 @@ For each workload, in one process and for the same number of steps: (a) a naive
 PyTorch loop, (b) batched PyTorch, (c) torch.func, (d) per-seed jitted JAX,
 (e) jaxrelu (:mod:`jaxrelu.bench.peers`).  Rates are trajectory-steps per
 second of the stepping phase (compilation and setup reported apart); the
-roofline time is normals / sampler rate + FLOPs / matmul rate, both measured
-in the same run (:mod:`jaxrelu.bench.limits`).  Memory is measured in
+roofline time is normals / sampler rate + FLOPs / matmul rate
+(:mod:`jaxrelu.bench.limits`).  Each implementation is timed ``--repeats``
+times round-robin and its median run counts; the two rates are re-measured at
+the start of every round and the workload's roofline uses their medians, so
+that a slow spell of the machine moves the roofline as it moves the rates.  Memory is measured in
 subprocesses (:mod:`jaxrelu.bench._memprobe`).  Before timing, every peer is
 run on jaxrelu's own random stream and must reproduce jaxrelu's final weights.
 
@@ -25,6 +28,8 @@ import os
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 __all__ = ["main"]
 
@@ -100,7 +105,6 @@ def _fmt_load(x):
 
 
 def _json_default(o):
-    import numpy as np
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
@@ -129,10 +133,7 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
 
     if wks or not args.no_scaling:
         _log("measuring machine limits ...")
-        S, T = (64, 20) if quick else (1024, 200)
-        lim = {"matmul": limits.matmul_rate(256 if quick else 2048),
-               "jax_sampler": limits.jax_sampler_rate(S, T),
-               "torch_sampler": None if torch_reason else limits.torch_sampler_rate(S, T)}
+        lim = {**_limits(quick), "torch_sampler": None if torch_reason else limits.torch_sampler_rate(*_SAMPLER_SIZE[quick])}
         result["limits"] = lim
         print(report.limits_table(lim), flush=True)
         srate, mrate = lim["jax_sampler"]["normals_per_second"], lim["matmul"]["flops_per_second"]
@@ -144,22 +145,32 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
         study = w.study(quick=quick, steps=steps)
         prob = wl.problem(study)
         costs = wl.costs(prob)
-        roof_s = wl.roofline_seconds(prob, steps, srate, mrate)
         entry = {"title": w.title, "config": w.config(quick=quick, steps=steps), "describe": wl.describe(prob),
                  "seeds": prob.S, "grid": prob.G, "trajectories": prob.trajectories, "steps": steps, "costs": costs,
-                 "roofline_seconds": roof_s, "roofline_rate": prob.trajectories * steps / roof_s, "impls": {}}
+                 "impls": {}}
         if not args.no_check:
             entry["agreement"] = ag = peers.agreement(w, quick, impls)
             _log("  agreement: " + ", ".join(f"{k} {v['max_rel_err']:.1e}" for k, v in ag["peers"].items()))
-        runs = {name: [] for name in impls if not (name in peers.TORCH_PEERS and torch_reason)}
+        timings = {name: [] for name in impls if not (name in peers.TORCH_PEERS and torch_reason)}
+        rounds = []
         for rnd in range(repeats):               # round-robin, so a slow spell of the machine hits all
-            for name in runs:
+            rounds.append(_limits(quick))        # the limits too: the roofline's rates are medians over rounds
+            for name in timings:
                 t0 = time.perf_counter()
                 peer = peers.PEERS[name]
                 tm = peer.time_study(w, steps, quick) if name == "jaxrelu" else peer.time(prob, steps, budget)
-                runs[name].append(_timing_row(tm, prob, steps, costs, roof_s, mrate))
-                _log(f"  {name:<14} {runs[name][-1]['rate']:.3g} traj-steps/s  ({time.perf_counter() - t0:.1f} s)"
+                timings[name].append(tm)
+                _log(f"  {name:<14} {tm.rate:.3g} traj-steps/s  ({time.perf_counter() - t0:.1f} s)"
                      + (f"  [round {rnd + 1}/{repeats}]" if repeats > 1 else ""))
+        w_srate = float(np.median([r["jax_sampler"]["normals_per_second"] for r in rounds]))
+        w_mrate = float(np.median([r["matmul"]["flops_per_second"] for r in rounds]))
+        roof_s = wl.roofline_seconds(prob, steps, w_srate, w_mrate)
+        entry.update(roofline_seconds=roof_s, roofline_rate=prob.trajectories * steps / roof_s,
+                     roofline_limits={"normals_per_second": w_srate, "flops_per_second": w_mrate,
+                                      "rounds": [{k: r[k][f] for k, f in _RATE_FIELDS.items()} for r in rounds],
+                                      "roofline_seconds_at_start_limits": wl.roofline_seconds(prob, steps, srate, mrate)})
+        runs = {name: [_timing_row(tm, prob, steps, costs, roof_s, w_mrate) for tm in tms]
+                for name, tms in timings.items()}
         for name in impls:
             r = {"label": peers.PEERS[name].label}
             if name not in runs:
@@ -193,6 +204,17 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
         print("\n" + report.samplers_table(result["samplers"]), flush=True)
     meta["load_end"] = _load()
     return result
+
+
+_SAMPLER_SIZE = {True: (64, 20), False: (1024, 200)}      # (seeds, steps) of the sampler-rate pattern
+_RATE_FIELDS = {"jax_sampler": "normals_per_second", "matmul": "flops_per_second"}
+
+
+def _limits(quick: bool) -> dict:
+    """The roofline's two rates, measured now: the matmul and the engine's sampler (:mod:`.limits`)."""
+    from jaxrelu.bench import limits
+    return {"matmul": limits.matmul_rate(256 if quick else 2048),
+            "jax_sampler": limits.jax_sampler_rate(*_SAMPLER_SIZE[quick])}
 
 
 def _load():

@@ -24,6 +24,7 @@ Rates are best-of-``reps`` (limits are what the machine can do).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -42,12 +43,18 @@ def _best(fn, reps: int = 3) -> float:
     return best
 
 
+@functools.cache
+def _jit_matmul():
+    import jax
+    return jax.jit(lambda x: x @ x)
+
+
 def matmul_rate(n: int = 2048, reps: int = 5) -> dict:
     """FLOP/s of an (n × n) @ (n × n) float32 matmul under ``jax.jit``."""
     import jax
     import jax.numpy as jnp
     a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-    f = jax.jit(lambda x: x @ x)
+    f = _jit_matmul()
     f(a).block_until_ready()
     t = _best(lambda: f(a).block_until_ready(), reps)
     return {"flops_per_second": 2 * n ** 3 / t, "n": n, "seconds": t}
@@ -71,6 +78,7 @@ def _block_key(k, j):
 ROWS = "rows"   # steps per draw of a sampler drawn as the engine draws: a step's rows of its block
 
 
+@functools.lru_cache(maxsize=None)             # the limits are re-measured in every bench round: compile once
 def _pattern_fn(S: int, T: int, shape, draw, block):
     """jit fn(seed_keys) -> (S,): T steps of ``shape`` normals per seed, summed so that every
     draw is used.  ``block`` steps per draw under the key of draw j, or (``ROWS``) one step
@@ -102,7 +110,7 @@ def _rate(S: int, T: int, shape, draw, block: int, reps: int) -> tuple[float, fl
     if jax.local_device_count() > 1 and S % jax.local_device_count() == 0:
         mesh = jax.sharding.Mesh(np.array(jax.local_devices()), ("seeds",))
         keys = jax.device_put(keys, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("seeds")))
-    f, steps = _pattern_fn(S, T, shape, draw, block)
+    f, steps = _pattern_fn(S, T, tuple(shape), draw, block)
     jax.block_until_ready(f(keys))
     t = _best(lambda: jax.block_until_ready(f(keys)), reps)
     return S * steps * int(np.prod(shape)) / t, t

@@ -76,6 +76,14 @@ def workload_table(key: str, w: dict) -> str:
              f"{fmt_count(c['flops_per_traj_step'])} FLOP/trajectory"
              + (f" + {fmt_count(c['flops_per_seed_step'])} FLOP/seed (teacher)" if c['flops_per_seed_step'] else "")
              + f";  roofline {fmt_count(w['roofline_rate'])} trajectory-steps/s ({w['roofline_seconds']:.3g} s)"]
+    lim = w.get("roofline_limits")
+    if lim:
+        sr = ", ".join(f"{r['jax_sampler'] / 1e6:.0f}" for r in lim["rounds"])
+        mr = ", ".join(f"{r['matmul'] / 1e9:.0f}" for r in lim["rounds"])
+        lines.append(f"    roofline from the limits measured at each round's start (medians): sampler "
+                     f"{lim['normals_per_second'] / 1e6:.0f} M normals/s ({sr}), matmul "
+                     f"{lim['flops_per_second'] / 1e9:.0f} GFLOP/s ({mr}); with the run's first limits "
+                     f"{w['roofline_seconds'] / lim['roofline_seconds_at_start_limits']:.2f}x the time")
     hdr = (f"    {'implementation':<44}{'traj-steps/s':>13}{'jaxrelu x':>10}{'roofline':>9}{'compile s':>10}"
            f"{'setup s':>8}{'peak MiB':>9}{'KiB/traj':>10}  notes")
     lines += [hdr, "    " + "-" * (len(hdr) - 4)]
