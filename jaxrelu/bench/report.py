@@ -80,9 +80,9 @@ def workload_table(key: str, w: dict) -> str:
     if lim:
         sr = ", ".join(f"{r['jax_sampler'] / 1e6:.0f}" for r in lim["rounds"])
         mr = ", ".join(f"{r['matmul'] / 1e9:.0f}" for r in lim["rounds"])
-        lines.append(f"    roofline from the limits measured at each round's start (medians): sampler "
+        lines.append(f"    roofline from the limits timed once at each round's start (medians): sampler "
                      f"{lim['normals_per_second'] / 1e6:.0f} M normals/s ({sr}), matmul "
-                     f"{lim['flops_per_second'] / 1e9:.0f} GFLOP/s ({mr}); with the run's first limits "
+                     f"{lim['flops_per_second'] / 1e9:.0f} GFLOP/s ({mr}); with the best-of limits above "
                      f"{w['roofline_seconds'] / lim['roofline_seconds_at_start_limits']:.2f}x the time")
     hdr = (f"    {'implementation':<44}{'traj-steps/s':>13}{'jaxrelu x':>10}{'roofline':>9}{'compile s':>10}"
            f"{'setup s':>8}{'peak MiB':>9}{'KiB/traj':>10}  notes")
