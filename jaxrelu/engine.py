@@ -458,7 +458,8 @@ def chunk_size(prog: Program, study: Study) -> int:
     per batch row and hidden unit), so that it stays in cache: W1's network at width
     512 steps 2.1x faster than in chunks of 1024 trajectories per device, at width
     128 2.8x; W3 (activations of 12 rows) 1.4x.  Chunks are balanced (⌈S / n_chunks⌉)
-    and a multiple of the local device count.
+    and a multiple of the local device count; without ``run.chunk_size``, n_chunks is a
+    multiple of the process count, so that every process of a multi-process run has work.
     """
     n_dev = jax.local_device_count()
     if study.run.chunk_size:
@@ -471,12 +472,20 @@ def chunk_size(prog: Program, study: Study) -> int:
             per_dev = max(1, min(CPU_CHUNK_TRAJECTORIES, CPU_STATE_BYTES // per_traj))
             size = min(size, max(1, per_dev * n_dev // prog.grid_size))
     size = max(1, min(size, study.run.seeds))
-    size = math.ceil(study.run.seeds / math.ceil(study.run.seeds / size))     # balance the chunks
+    n_chunks = math.ceil(study.run.seeds / size)
+    if not study.run.chunk_size:              # each process of a multi-process run gets as many chunks
+        n_chunks = math.ceil(n_chunks / jax.process_count()) * jax.process_count()
+    size = math.ceil(study.run.seeds / n_chunks)                              # balance the chunks
     return math.ceil(size / n_dev) * n_dev
 
 
+def cpu_cores() -> int:
+    """The number of cores this process may run on (its CPU affinity: taskset, SLURM, cgroups)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def use_cpu_cores(n: int | None = None) -> int:
-    """Give JAX one CPU device per core (``jax_num_cpu_devices``, default ``os.cpu_count()``).
+    """Give JAX one CPU device per core (``jax_num_cpu_devices``, default :func:`cpu_cores`).
 
     The engine shards each chunk's seeds over the local devices, so every core then
     runs its own seeds' fused loops, instead of one device splitting each small
@@ -491,7 +500,7 @@ def use_cpu_cores(n: int | None = None) -> int:
     """
     if "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return 0
-    n = n or os.cpu_count() or 1
+    n = n or cpu_cores()
     try:
         jax.config.update("jax_num_cpu_devices", n)
     except RuntimeError:                      # the backend is already running

@@ -217,3 +217,12 @@ def test_bad_set_and_missing_file(tiny, tmp_path, capsys):
     bad.write_text("[run\nseeds = 3")
     assert cli.main(["validate", str(bad)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_cpu_processes_out_of_range_or_with_a_coordinator_exits_2(tiny, tmp_path, capsys):
+    for extra in (["--cpu-processes", "0"], ["--cpu-processes", "999"],
+                  ["--cpu-processes", "1", "--coordinator", "localhost:1"]):
+        assert cli.main(["run", str(tiny), "--out", str(tmp_path / "o"), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "--cpu-processes" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()

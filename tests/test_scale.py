@@ -145,3 +145,51 @@ def test_rerun_is_bitwise_identical():
     assert sorted(a.arrays) == sorted(b.arrays)
     for k in a.arrays:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+LAUNCHED = """
+[run]
+seeds = 18
+steps = 60
+record_every = 20
+blowup = 1e3
+[task]
+input_dim = 12
+teacher_width = 2
+[model]
+width = 3
+[sweep]
+"optimizer.lr" = [0.02, 0.2]
+[record]
+observables = ["population_loss", "weight_norm"]
+keep_per_seed = ["population_loss"]
+first_passage = { observable = "population_loss", below = 0.6 }
+histograms = { weight_norm = { min = 0.0, max = 5.0, bins = 8 } }
+"""
+
+
+@pytest.mark.skipif(engine.cpu_cores() < 2, reason="--cpu-processes 2 pins a process to each of 2 cores")
+def test_cpu_processes_deal_the_chunks_and_give_the_one_process_results(tmp_path):
+    """``jaxrelu run --cpu-processes 2``: two pinned processes of one device each, meeting on
+    localhost; the default chunking gives each process a chunk, and the merged results equal
+    a one-process run's (per seed bitwise)."""
+    cfg = tmp_path / "launched.toml"
+    cfg.write_text(LAUNCHED)
+    ref = jaxrelu.run(config.load(cfg))
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    cp = subprocess.run([sys.executable, "-m", "jaxrelu", "run", str(cfg), "--cpu-processes", "2", "--quiet",
+                         "--out", str(tmp_path / "r")], env=env, capture_output=True, text=True, timeout=300)
+    assert cp.returncode == 0, cp.stderr
+    res = jaxrelu.load(tmp_path / "r")
+    assert res.meta["chunks"] == 2 and len(res.meta["devices"]) == 2    # one device in each process
+    assert_equivalent(ref, res)
+
+
+def test_default_chunks_are_dealt_evenly_over_processes(monkeypatch):
+    st = config.from_dict({**CFG, "run": {k: v for k, v in CFG["run"].items() if k != "chunk_size"}})
+    prog, _ = engine.build(st)
+    assert engine.chunk_size(prog, st) == 18                     # one chunk in one process
+    monkeypatch.setattr(engine.jax, "process_count", lambda: 2)
+    assert engine.chunk_size(prog, st) == 9                      # two chunks: one for each process
+    pinned = config.from_dict(CFG)                               # run.chunk_size is taken as given
+    assert engine.chunk_size(prog, pinned) == 6
