@@ -8,8 +8,9 @@ import json
 import pytest
 
 from jaxrelu.bench import main, peers, workloads
+from jaxrelu.engine import cpu_cores
 
-IMPLS = ("torch_naive", "torch_batched", "torch_func", "jax_per_seed", "jaxrelu")
+IMPLS = ("torch_naive", "torch_batched", "torch_func", "jax_per_seed", "jaxrelu", "jaxrelu_procs")
 HAVE_TORCH = peers.torch_missing() is None
 
 
@@ -33,7 +34,7 @@ def test_quick_bench_writes_complete_json(tmp_path, capsys):
         / lim_w["flops_per_second"], rel=1e-12)
     assert set(w["impls"]) == set(IMPLS)
     for name, impl in w["impls"].items():
-        if name in peers.TORCH_PEERS and not HAVE_TORCH:
+        if (name in peers.TORCH_PEERS and not HAVE_TORCH) or (name == "jaxrelu_procs" and cpu_cores() < 2):
             assert impl["skipped"]
             continue
         assert impl["rate"] > 0 and impl["step_seconds"] > 0 and impl["compile_seconds"] >= 0
@@ -42,9 +43,9 @@ def test_quick_bench_writes_complete_json(tmp_path, capsys):
     assert w["impls"]["jaxrelu"]["jaxrelu_speedup"] == pytest.approx(1.0)
     ag = w["agreement"]
     assert ag["passed"] and ag["jaxrelu_moved"] > 1e-3           # the run moved, and everyone followed
-    assert set(ag["peers"]) == {i for i in IMPLS if i != "jaxrelu" and (HAVE_TORCH or i not in peers.TORCH_PEERS)}
+    assert set(ag["peers"]) == {i for i in IMPLS if not i.startswith("jaxrelu") and (HAVE_TORCH or i not in peers.TORCH_PEERS)}
     targets = {t["target"]: t for t in r["targets"]}
-    assert len(targets) == 10
+    assert len(targets) == 11
     w4 = [t for t in r["targets"] if t["workload"] == "W4"]
     assert w4 and all(t["value"] is not None or not HAVE_TORCH for t in w4)
     screen = capsys.readouterr().out

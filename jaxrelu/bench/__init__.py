@@ -5,9 +5,10 @@ m = 8, k = 4, batch 1, 1024 seeds); W2 wide (d = 1000, m = 512, batch 64, n =
 4096, 64 seeds); W3 the 1-D toy, full-batch GD (n = 12, m = 100 with bias, 4096
 seeds); W4 W1 over a 4 × 4 lr × label-noise grid × 256 seeds.
 
-For each workload, in one process and for the same number of steps: (a) a naive
+For each workload, in one run and for the same number of steps: (a) a naive
 PyTorch loop, (b) batched PyTorch, (c) torch.func, (d) per-seed jitted JAX,
-(e) jaxrelu (:mod:`jaxrelu.bench.peers`).  Rates are trajectory-steps per
+(e) jaxrelu, (f) jaxrelu as ``jaxrelu run --cpu-processes`` runs it, a pinned
+process per core (:mod:`jaxrelu.bench.peers`).  Rates are trajectory-steps per
 second of the stepping phase (compilation and setup reported apart); the
 roofline time is normals / sampler rate + FLOPs / matmul rate
 (:mod:`jaxrelu.bench.limits`).  Each implementation is timed ``--repeats``
@@ -34,7 +35,11 @@ import numpy as np
 
 __all__ = ["main"]
 
-IMPLS = ("torch_naive", "torch_batched", "torch_func", "jax_per_seed", "jaxrelu")
+IMPLS = ("torch_naive", "torch_batched", "torch_func", "jax_per_seed", "jaxrelu", "jaxrelu_procs")
+#: workloads (f) is timed on: the online ones, bound by the sampler.  Each of its timings launches
+#: processes that compile (~14 s a round); W2 ran at half of (e)'s rate in it and W3 at (e)'s
+#: (runs/bench_s3_c.json), and timing them would take the bench past 10 minutes.
+PROCS_WORKLOADS = ("W1", "W4")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,6 +128,8 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
     budget = args.budget if args.budget is not None else (0.2 if quick else 1.5)
     repeats = args.repeats or (1 if quick else 3)
     torch_reason = peers.torch_missing()
+    from jaxrelu.engine import cpu_cores
+    procs_reason = None if cpu_cores() > 1 else "one core: (e) already runs one process on it"
     if torch_reason:
         _log(f"note: {torch_reason}; the PyTorch peers are skipped")
     meta = {"argv": list(args.argv), "quick": quick, "load_start": _load(), "machine": limits.machine(),
@@ -152,14 +159,15 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
         if not args.no_check:
             entry["agreement"] = ag = peers.agreement(w, quick, impls)
             _log("  agreement: " + ", ".join(f"{k} {v['max_rel_err']:.1e}" for k, v in ag["peers"].items()))
-        timings = {name: [] for name in impls if not (name in peers.TORCH_PEERS and torch_reason)}
+        timings = {name: [] for name in impls if not (name in peers.TORCH_PEERS and torch_reason)
+                   and not (name == "jaxrelu_procs" and (procs_reason or key not in PROCS_WORKLOADS))}
         rounds = []
         for rnd in range(repeats):               # round-robin, so a slow spell of the machine hits all
             rounds.append(_limits(quick, in_round=True))    # the roofline's rates: medians over rounds
             for name in timings:
                 t0 = time.perf_counter()
                 peer = peers.PEERS[name]
-                tm = peer.time_study(w, steps, quick) if name == "jaxrelu" else peer.time(prob, steps, budget)
+                tm = peer.time_study(w, steps, quick) if hasattr(peer, "time_study") else peer.time(prob, steps, budget)
                 timings[name].append(tm)
                 _log(f"  {name:<14} {tm.rate:.3g} traj-steps/s  ({time.perf_counter() - t0:.1f} s)"
                      + (f"  [round {rnd + 1}/{repeats}]" if repeats > 1 else ""))
@@ -175,12 +183,13 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
         for name in impls:
             r = {"label": peers.PEERS[name].label}
             if name not in runs:
-                r["skipped"] = "torch not installed"
+                r["skipped"] = ("torch not installed" if name != "jaxrelu_procs" else procs_reason
+                                or f"timed on {', '.join(PROCS_WORKLOADS)} only")
             else:                                 # the run of median rate, and every rate
                 rows = sorted(runs[name], key=lambda row: row["rate"])
                 r.update(rows[(len(rows) - 1) // 2], rates=[row["rate"] for row in runs[name]],
                          compile_seconds=runs[name][0]["compile_seconds"])      # the first run compiles
-                if not args.no_memory:
+                if not args.no_memory and name != "jaxrelu_procs":     # (e)'s programs, per process
                     r["memory"] = _memory(name, key, quick)
             entry["impls"][name] = r
         jr = entry["impls"].get("jaxrelu")

@@ -543,8 +543,52 @@ class JaxRelu:
         return w, a
 
 
+# ====================================================== (f) jaxrelu, a process per core
+class JaxReluProcs:
+    """jaxrelu as ``jaxrelu run --cpu-processes N`` runs it: N processes on this machine, each
+    pinned to a core with one JAX CPU device (:func:`jaxrelu.cli.launch_cpu_processes`)."""
+    key = "jaxrelu_procs"
+    label = "(f) jaxrelu, a pinned process per core"
+    per_trajectory = False
+
+    def time_study(self, workload, steps: int, quick: bool) -> Timing:
+        """A short and a full run, each launched afresh (each compiles; compile time is not in
+        ``run_seconds``); the stepping rate is the slope between them, as for (e)."""
+        import json
+        import sys
+        import tempfile
+        from pathlib import Path
+
+        from jaxrelu.cli import launch_cpu_processes
+        from jaxrelu.engine import cpu_cores
+        n = cpu_cores()
+        short = max(1, steps // 10)
+        metas = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, st in enumerate((short, steps)):
+                study, meta = Path(tmp) / f"study{i}.json", Path(tmp) / f"meta{i}.json"
+                study.write_text(json.dumps(workload.study(quick=quick, steps=st).to_dict()))
+                code = launch_cpu_processes(n, ["-m", "jaxrelu.bench._procrun", str(study), str(meta)])
+                if code:
+                    raise RuntimeError(f"{self.label}: the launched run exited {code}")
+                metas.append(json.loads(meta.read_text()))
+        m = metas[1]
+        S, G = m["seeds"], int(np.prod(m["grid_shape"]))
+        slope = (m["run_seconds"] - metas[0]["run_seconds"]) / (steps - short)
+        notes = [f"{n} processes; stepping time = slope between runs of {short} and {steps} steps"]
+        if slope <= 0:
+            slope = m["run_seconds"] / steps
+            notes.append("slope not positive (noise); used the full run's time")
+        step_s = slope * steps
+        notes.append(f"{m['chunks']} chunks of {m['chunk_size']} seeds")
+        return Timing(self.key, steps, S * G, S * G, step_s, max(0.0, m["run_seconds"] - step_s),
+                      m["compile_seconds"], notes=notes,
+                      extra={"end_to_end_rate": m["trajectory_steps_per_second"], "run_seconds": m["run_seconds"],
+                             "chunk_size": m["chunk_size"], "chunks": m["chunks"], "processes": n})
+
+
 PEERS = {"torch_naive": TorchNaive(), "torch_batched": TorchBatched(), "torch_func": TorchFunc(),
-         "jax_per_seed": JaxPerSeed(), "jaxrelu": JaxRelu()}
+         "jax_per_seed": JaxPerSeed(), "jaxrelu": JaxRelu(), "jaxrelu_procs": JaxReluProcs()}
 TORCH_PEERS = ("torch_naive", "torch_batched", "torch_func")
 
 
@@ -567,8 +611,8 @@ def agreement(workload, quick: bool = False, impls=tuple(PEERS), seeds: int = 2,
            "jaxrelu_moved": float(np.max(np.abs(ref_w / w0[:, None] - 1)))}
     torch_off = torch_missing() is not None
     for name in impls:
-        if name == "jaxrelu" or (name in TORCH_PEERS and torch_off):
-            continue
+        if not hasattr(PEERS[name], "replay") or (name in TORCH_PEERS and torch_off):
+            continue                             # jaxrelu itself (per process: tests/test_scale.py)
         wn, an = PEERS[name].replay(prob, stream)
         err = float(max(np.max(np.abs(wn / ref_w - 1)), np.max(np.abs(an / ref_a - 1))))
         out["peers"][name] = {"max_rel_err": err, "passed": err < tolerance}
