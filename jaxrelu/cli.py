@@ -85,7 +85,7 @@ def fresh_out(name: str) -> Path:
 STUDY_FILE = "study.json"
 
 
-def launch_cpu_processes(n: int, args: list[str]) -> int:
+def launch_cpu_processes(n: int, args: list[str], stdout=None) -> int:
     """``python ARGS --coordinator HOST:PORT --num-processes n --process-id i`` for i < n.
 
     ``ARGS`` is ``-m jaxrelu run ...`` for ``jaxrelu run --cpu-processes n``: one
@@ -94,8 +94,9 @@ def launch_cpu_processes(n: int, args: list[str]) -> int:
     coordinator on localhost (the ``--coordinator`` path: chunks dealt out,
     statistics merged exactly, process 0 writes).  Steadier than n devices in one
     process, where a device's execute thread can share the cores with XLA's n
-    intra-op workers (README, Performance).  Returns the first non-zero exit code,
-    after stopping the other processes.
+    intra-op workers (README, Performance).  ``stdout``: where the processes' standard
+    output goes (``subprocess.Popen``'s; default this process's).  Returns the first
+    non-zero exit code, after stopping the other processes.
     """
     import os
     import socket
@@ -116,7 +117,8 @@ def launch_cpu_processes(n: int, args: list[str]) -> int:
             os.sched_setaffinity(0, {cores[i]})
         try:
             procs.append(subprocess.Popen([sys.executable, *args, "--coordinator", f"localhost:{port}",
-                                           "--num-processes", str(n), "--process-id", str(i)], env=env))
+                                           "--num-processes", str(n), "--process-id", str(i)],
+                                          env=env, stdout=stdout))
         finally:
             if pin:
                 os.sched_setaffinity(0, cores)

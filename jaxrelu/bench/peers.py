@@ -555,7 +555,7 @@ class JaxReluProcs:
         """A short and a full run, each launched afresh (each compiles; compile time is not in
         ``run_seconds``); the stepping rate is the slope between them, as for (e)."""
         import json
-        import sys
+        import subprocess
         import tempfile
         from pathlib import Path
 
@@ -568,7 +568,8 @@ class JaxReluProcs:
             for i, st in enumerate((short, steps)):
                 study, meta = Path(tmp) / f"study{i}.json", Path(tmp) / f"meta{i}.json"
                 study.write_text(json.dumps(workload.study(quick=quick, steps=st).to_dict()))
-                code = launch_cpu_processes(n, ["-m", "jaxrelu.bench._procrun", str(study), str(meta)])
+                code = launch_cpu_processes(n, ["-m", "jaxrelu.bench._procrun", str(study), str(meta)],
+                                            stdout=subprocess.DEVNULL)   # gloo's chatter: the tables alone on stdout
                 if code:
                     raise RuntimeError(f"{self.label}: the launched run exited {code}")
                 metas.append(json.loads(meta.read_text()))
