@@ -206,7 +206,10 @@ def cmd_run(args) -> int:
     try:
         res = jaxrelu.run(study, progress=None if args.quiet or not lead else Progress(), checkpoint=out)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; resume with: jaxrelu run --resume {out}", file=sys.stderr)
+        n = jax.process_count()                 # each process keeps its own checkpoint: resume with as many
+        again = "" if n == 1 else f" --cpu-processes {n} (or the same {n} processes as before)"
+        if lead:
+            print(f"\ninterrupted; resume with: jaxrelu run --resume {out}{again}", file=sys.stderr)
         return 130
     if not lead:
         return 0
