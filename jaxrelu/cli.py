@@ -160,7 +160,8 @@ def cmd_run(args) -> int:
     import jaxrelu
     if args.cpu_processes is not None:
         if args.distributed or args.coordinator:
-            raise ConfigError("--cpu-processes starts its own multi-process run; give no --distributed or --coordinator")
+            raise ConfigError("--cpu-processes starts its own multi-process run; "
+                              "give no --distributed or --coordinator")
         argv = _without_option(args.argv, "--cpu-processes")
         if not args.out and not args.resume:
             args.out = str(fresh_out(resolve_config(args.config).stem if args.config else "run"))

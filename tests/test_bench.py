@@ -43,7 +43,8 @@ def test_quick_bench_writes_complete_json(tmp_path, capsys):
     assert w["impls"]["jaxrelu"]["jaxrelu_speedup"] == pytest.approx(1.0)
     ag = w["agreement"]
     assert ag["passed"] and ag["jaxrelu_moved"] > 1e-3           # the run moved, and everyone followed
-    assert set(ag["peers"]) == {i for i in IMPLS if not i.startswith("jaxrelu") and (HAVE_TORCH or i not in peers.TORCH_PEERS)}
+    assert set(ag["peers"]) == {i for i in IMPLS
+                                if not i.startswith("jaxrelu") and (HAVE_TORCH or i not in peers.TORCH_PEERS)}
     targets = {t["target"]: t for t in r["targets"]}
     assert len(targets) == 11
     w4 = [t for t in r["targets"] if t["workload"] == "W4"]

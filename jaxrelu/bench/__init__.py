@@ -141,7 +141,8 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
 
     if wks or not args.no_scaling:
         _log("measuring machine limits ...")
-        lim = {**_limits(quick), "torch_sampler": None if torch_reason else limits.torch_sampler_rate(*_SAMPLER_SIZE[quick])}
+        torch_rate = None if torch_reason else limits.torch_sampler_rate(*_SAMPLER_SIZE[quick])
+        lim = {**_limits(quick), "torch_sampler": torch_rate}
         result["limits"] = lim
         print(report.limits_table(lim), flush=True)
         srate, mrate = lim["jax_sampler"]["normals_per_second"], lim["matmul"]["flops_per_second"]
@@ -177,7 +178,8 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
         entry.update(roofline_seconds=roof_s, roofline_rate=prob.trajectories * steps / roof_s,
                      roofline_limits={"normals_per_second": w_srate, "flops_per_second": w_mrate,
                                       "rounds": [{k: r[k][f] for k, f in _RATE_FIELDS.items()} for r in rounds],
-                                      "roofline_seconds_at_start_limits": wl.roofline_seconds(prob, steps, srate, mrate)})
+                                      "roofline_seconds_at_start_limits":
+                                          wl.roofline_seconds(prob, steps, srate, mrate)})
         runs = {name: [_timing_row(tm, prob, steps, costs, roof_s, w_mrate) for tm in tms]
                 for name, tms in timings.items()}
         for name in impls:

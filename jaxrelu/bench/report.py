@@ -7,7 +7,8 @@ import math
 from jaxrelu.bench.workloads import fmt_count
 
 #: (workload, kind, peer, threshold, text).  kinds: "ratio" jaxrelu rate ÷ peer rate ≥ threshold;
-#: "roofline" roofline time ÷ the time of jaxrelu (or of the implementation named as peer) ≥ threshold; "matmul" jaxrelu FLOP/s ÷ matmul FLOP/s ≥ threshold;
+#: "roofline" roofline time ÷ the time of jaxrelu (or of the implementation named as peer) ≥ threshold;
+#: "matmul" jaxrelu FLOP/s ÷ matmul FLOP/s ≥ threshold;
 #: "compile" jaxrelu compile seconds ≤ threshold; "memory" jaxrelu memory per trajectory ÷ its
 #: parameter bytes (plain SGD keeps no optimiser state) ≤ threshold.
 TARGETS = (
