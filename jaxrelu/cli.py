@@ -103,7 +103,7 @@ def launch_cpu_processes(n: int, args: list[str], stdout=None) -> int:
     import subprocess
 
     from jaxrelu.engine import cpu_cores
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(cpu_cores()))
+    cores = cpu_cores()
     if not 1 <= n <= len(cores):
         raise ConfigError(f"--cpu-processes must be between 1 and the {len(cores)} cores this process may use, got {n}")
     with socket.socket() as sock:

@@ -479,13 +479,15 @@ def chunk_size(prog: Program, study: Study) -> int:
     return math.ceil(size / n_dev) * n_dev
 
 
-def cpu_cores() -> int:
-    """The number of cores this process may run on (its CPU affinity: taskset, SLURM, cgroups)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def cpu_cores() -> list[int]:
+    """The cores this process may run on, sorted (its CPU affinity: taskset, SLURM, cgroups)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def use_cpu_cores(n: int | None = None) -> int:
-    """Give JAX one CPU device per core (``jax_num_cpu_devices``, default :func:`cpu_cores`).
+    """Give JAX one CPU device per core (``jax_num_cpu_devices``, default ``len(cpu_cores())``).
 
     The engine shards each chunk's seeds over the local devices, so every core then
     runs its own seeds' fused loops, instead of one device splitting each small
@@ -500,7 +502,7 @@ def use_cpu_cores(n: int | None = None) -> int:
     """
     if "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return 0
-    n = n or cpu_cores()
+    n = n or len(cpu_cores())
     try:
         jax.config.update("jax_num_cpu_devices", n)
     except RuntimeError:                      # the backend is already running

@@ -168,7 +168,7 @@ histograms = { weight_norm = { min = 0.0, max = 5.0, bins = 8 } }
 """
 
 
-@pytest.mark.skipif(engine.cpu_cores() < 2, reason="--cpu-processes 2 pins a process to each of 2 cores")
+@pytest.mark.skipif(len(engine.cpu_cores()) < 2, reason="--cpu-processes 2 pins a process to each of 2 cores")
 def test_cpu_processes_deal_the_chunks_and_give_the_one_process_results(tmp_path):
     """``jaxrelu run --cpu-processes 2``: two pinned processes of one device each, meeting on
     localhost; the default chunking gives each process a chunk, and the merged results equal

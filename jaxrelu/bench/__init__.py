@@ -129,7 +129,7 @@ def run(args, wks: list[str], impls: list[str]) -> dict:
     repeats = args.repeats or (1 if quick else 3)
     torch_reason = peers.torch_missing()
     from jaxrelu.engine import cpu_cores
-    procs_reason = None if cpu_cores() > 1 else "one core: (e) already runs one process on it"
+    procs_reason = None if len(cpu_cores()) > 1 else "one core: (e) already runs one process on it"
     if torch_reason:
         _log(f"note: {torch_reason}; the PyTorch peers are skipped")
     meta = {"argv": list(args.argv), "quick": quick, "load_start": _load(), "machine": limits.machine(),

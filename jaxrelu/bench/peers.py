@@ -561,7 +561,7 @@ class JaxReluProcs:
 
         from jaxrelu.cli import launch_cpu_processes
         from jaxrelu.engine import cpu_cores
-        n = cpu_cores()
+        n = len(cpu_cores())
         short = max(1, steps // 10)
         metas = []
         with tempfile.TemporaryDirectory() as tmp:
