@@ -1,9 +1,25 @@
 """Configuration: a study is data (frozen dataclasses), validated once.
 
-A study is read from TOML (see ``README.md`` for the reference) into a
-:class:`Study` of frozen dataclasses.  Every problem with the input raises
-:class:`ConfigError` whose message is one line naming the offending key and
-value, e.g. ``optimizer.lr must be a positive number, got -1``.
+A study is read from TOML (reference: ``docs/config.md``, generated from this
+module by :mod:`jaxrelu._configdoc`) into a :class:`Study` of frozen
+dataclasses.  Every problem with the input raises :class:`ConfigError` whose
+message is one line naming the offending key and value, e.g.
+``optimizer.lr must be a positive number, got -1``.
+
+Each key is declared in exactly one place: its type is the field's annotation,
+its default the field's default, and its bounds or choices and one-line doc sit
+in the field's ``metadata`` (see :func:`_opt`).  One generic checker
+(:func:`_parse`) walks the fields and turns that metadata into checks and
+messages; the rules that really involve several keys (``run.records`` against
+``run.record_every``, ``optimizer.batch_size`` against ``task.train_size``, ...)
+are written out after it.  Typed dataclasses and one checker rather than
+pydantic: no new dependency, frozen hashable dataclasses are what the compile
+cache keys on, and the contract on error messages (one line, the dotted key,
+the bad value) is ours to keep.
+
+Names (activations, task kinds, losses, optimisers, methods, observables) are
+not checked here: the registries resolve them later, after ``run.plugins`` have
+had the chance to add names.  Here they only have to be non-empty strings.
 
 Hyperparameters listed in :data:`SWEEPABLE` may be grid axes (``[sweep]``);
 they are passed to the compiled program as traced arrays, so a new value never
@@ -15,32 +31,41 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import math
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jaxrelu import observables
-
-ACTIVATIONS = ("relu", "erf", "linear")
 PARAMETRIZATIONS = ("standard", "ntk", "mean_field")
 
-#: Hyperparameters that may be grid axes; each is a traced scalar per grid point.
-SWEEPABLE = (
-    "optimizer.lr", "optimizer.batch_size", "optimizer.momentum",
-    "optimizer.weight_decay", "optimizer.label_noise",
-    "optimizer.langevin_temperature", "optimizer.decay_factor",
-    "model.init_scale", "model.second_layer_scale", "task.label_noise",
-    "optimizer.method", "optimizer.svag_l",
-)
-METHODS = ("sgd", "sde", "flow", "svag")
+#: Task kinds parsed here; any other ``task.kind`` is a registered task (``"*"`` in a field's ``kinds``).
+BUILTIN_KINDS = ("teacher_student", "dataset")
+_TS, _DS, _OTHER = "teacher_student", "dataset", "*"
 
 
 class ConfigError(ValueError):
     """Invalid study configuration; ``str(err)`` is a one-line message naming the key."""
 
 
+def _opt(default: Any = dataclasses.MISSING, doc: str = "", **meta: Any) -> Any:
+    """A field declared once: its default, its one-line ``doc``, and its checks.
+
+    ``meta`` keys: ``ge``/``gt``/``le``/``lt`` bound a number (each item, for a
+    list); ``choices`` lists the allowed strings (each item, for a list);
+    ``nonempty``, ``unique`` and ``sort`` apply to lists; ``empty_ok`` lets a
+    string be empty; ``sweep`` marks a grid axis (:data:`SWEEPABLE`); ``kinds``
+    names the task kinds a ``task`` key is for (``"*"``: any registered kind);
+    ``custom`` (the TOML form, for the reference) marks a key its section reads
+    itself; ``key=False`` marks a field that is not a TOML key.
+    """
+    return field(default=default, metadata={"doc": doc, **meta})
+
+
+# ==================================================================== sections
 @dataclass(frozen=True)
 class RunConfig:
     """How many trajectories, how long, and when to record.
@@ -51,119 +76,162 @@ class RunConfig:
     ``k = first_seed .. first_seed + seeds - 1``) draws all its randomness from
     ``fold_in(PRNGKey(seed), k)``.
     """
-    seeds: int = 256
-    steps: int = 1000
-    record_every: int | None = None
-    records: int | None = None
-    spacing: str = "linear"
-    seed: int = 0
-    first_seed: int = 0
-    dtype: str = "float32"
-    chunk_size: int | None = None   # seeds per compiled call; None = from memory_budget
-    memory_budget: float = 2.0      # GiB for simulation state per chunk
-    blowup: float = 1e6             # |parameter| above this counts as diverged
-    checkpoint_every: int = 50      # segments between checkpoints (CLI runs); 0 = only per chunk
+    seeds: int = _opt(256, "Monte Carlo sample size: trajectories per grid point", ge=1)
+    steps: int = _opt(1000, "SGD steps per trajectory", ge=1)
+    record_every: int | None = _opt(None, "record every this many steps (unset: steps // 100); excludes records",
+                                    ge=1)
+    records: int | None = _opt(None, "number of record times, spaced by spacing; excludes record_every", ge=2)
+    spacing: str = _opt("linear", "spacing of the records times", choices=("linear", "log"))
+    seed: int = _opt(0, "base seed of every random draw", ge=0)
+    first_seed: int = _opt(0, "run trajectories first_seed .. first_seed + seeds - 1", ge=0)
+    dtype: str = _opt("float32", "floating-point type of the simulation", choices=("float32", "float64"))
+    chunk_size: int | None = _opt(None, "seeds per compiled call (unset: from memory_budget)", ge=1)
+    memory_budget: float = _opt(2.0, "GiB of simulation state per chunk", gt=0)
+    blowup: float = _opt(1e6, "|parameter| above this counts as diverged", gt=0)
+    checkpoint_every: int = _opt(50, "segments between checkpoints (CLI runs); 0 = only per chunk", ge=0)
+    plugins: tuple[str, ...] = _opt((), "modules or paths to .py files imported before names are resolved")
 
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """The data: a Gaussian teacher–student problem or a fixed dataset."""
-    kind: str = "teacher_student"
-    input_dim: int = 100
-    teacher_width: int = 4
-    teacher_activation: str = "relu"
-    teacher_weights: str = "orthonormal"
-    teacher_second_layer: float | tuple[float, ...] = 1.0
-    train_size: int | str = "online"
-    label_noise: float = 0.0
-    test_size: int = 4096           # held-out sample for losses with no closed form
-    inputs: tuple[tuple[float, ...], ...] | None = None
-    targets: tuple[float, ...] | None = None
-    file: str | None = None
+    """The data: a Gaussian teacher–student problem, a fixed dataset, or a registered task kind.
+
+    Some keys are only for some kinds (column *kinds*; *registered* is any kind
+    other than ``teacher_student`` and ``dataset``: a task registered by a plugin).
+    For ``kind = "dataset"``, ``input_dim`` and ``train_size`` come from the data.
+    """
+    kind: str = _opt(_TS, "'teacher_student', 'dataset', or the name of a registered task")
+    input_dim: int = _opt(100, "input dimension d", ge=1, kinds=(_TS, _OTHER))
+    teacher_width: int = _opt(4, "teacher's hidden units", ge=1, kinds=(_TS,))
+    teacher_activation: str = _opt("relu", "teacher's activation (a registered name)", kinds=(_TS,))
+    teacher_weights: str = _opt("orthonormal", "teacher's first layer: orthonormal rows, or N(0, 1/d) entries",
+                                choices=("orthonormal", "gaussian"), kinds=(_TS,))
+    teacher_second_layer: float | tuple[float, ...] = _opt(
+        1.0, "teacher's second layer: one number for every unit, or a list of teacher_width numbers", kinds=(_TS,))
+    train_size: int | str = _opt("online", "'online' (fresh samples every step) or n (a training set per seed)",
+                                 ge=1, choices=("online",), kinds=(_TS, _OTHER))
+    label_noise: float = _opt(0.0, "std of noise in the data labels (fixed per sample for finite sets)",
+                              ge=0, sweep=True)
+    test_size: int = _opt(4096, "held-out sample for losses with no closed form", ge=1)
+    inputs: tuple[tuple[float, ...], ...] | None = _opt(
+        None, "the inputs, one per row", kinds=(_DS,), custom="list of numbers, or of equal-length lists")
+    targets: tuple[float, ...] | None = _opt(None, "the targets, one per input", kinds=(_DS,), custom="list of numbers")
+    file: str | None = _opt(None, ".npz with arrays x and y, relative to the config; excludes inputs and targets",
+                            kinds=(_DS,), custom="path")
+    loss: str = _opt("square", "per-sample loss (a registered name)")
+    params: tuple[tuple[str, Any], ...] = _opt((), "extra parameters of a registered task kind",
+                                               kinds=(_OTHER,), custom="table")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """The student f(x) = c · Σ_j a_j σ(w_j·x + b_j)."""
-    width: int = 8
-    activation: str = "relu"
-    bias: bool = False
-    train_second_layer: bool = True
-    parametrization: str = "standard"
-    init_scale: float = 1.0
-    first_layer_init: str = "gaussian"
-    second_layer_init: float | str = "gaussian"
-    second_layer_scale: float = 1.0
+    width: int = _opt(8, "student's hidden units m", ge=1)
+    activation: str = _opt("relu", "student's activation σ (a registered name)")
+    bias: bool = _opt(False, "hidden-unit biases b_j")
+    train_second_layer: bool = _opt(True, "train the second layer a (false: soft committee machine)")
+    parametrization: str = _opt("standard", "output scale c: 1 (standard), 1/√m (ntk), 1/m (mean_field)",
+                                choices=PARAMETRIZATIONS)
+    init_scale: float = _opt(1.0, "first-layer entries and biases ~ N(0, init_scale²/d)", ge=0, sweep=True)
+    first_layer_init: str = _opt("gaussian", "first-layer rows: gaussian, or orthonormal (times init_scale)",
+                                 choices=("gaussian", "orthonormal"))
+    second_layer_init: float | str = _opt("gaussian", "a number, gaussian (N(0, second_layer_scale²)), or balanced",
+                                          choices=("gaussian", "balanced"))
+    second_layer_scale: float = _opt(1.0, "std of the gaussian second layer", ge=0, sweep=True)
 
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """SGD and its noise sources (see :mod:`jaxrelu.noise`)."""
-    lr: float = 0.005
-    batch_size: int = 1
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    label_noise: float = 0.0
-    langevin_temperature: float = 0.0
-    schedule: str = "constant"
-    decay_at: tuple[float, ...] = (0.5,)
-    decay_factor: float = 0.1
-    replacement: bool = False
-    method: str = "sgd"             # "sde": Euler–Maruyama of SGD's SDE; "flow": gradient flow; "svag"
-    substeps: int = 1               # Euler(-Maruyama) steps per step of time, "sde" / "flow"
-    sde_samples: int = 1024         # online "sde"/"flow": fresh samples per step for ∇L and Σ
-    svag_l: int = 1                 # SVAG's l (1 = SGD)
+    """The optimiser, the simulation method, and the noise sources of SGD."""
+    lr: float = _opt(0.005, "learning rate", gt=0, sweep=True)
+    batch_size: int = _opt(1, "samples per step", ge=1, sweep=True)
+    momentum: float = _opt(0.0, "heavy-ball momentum", ge=0, lt=1, sweep=True)
+    weight_decay: float = _opt(0.0, "decoupled weight decay", ge=0, sweep=True)
+    label_noise: float = _opt(0.0, "label-noise SGD: fresh N(0, σ²) on each sampled label, every step",
+                              ge=0, sweep=True)
+    langevin_temperature: float = _opt(0.0, "θ += √(2·lr·T) ξ after each step", ge=0, sweep=True)
+    schedule: str = _opt("constant", "learning-rate schedule: constant, or step (see decay_at, decay_factor)",
+                         choices=("constant", "step"))
+    decay_at: tuple[float, ...] = _opt((0.5,), "step schedule: fractions of run.steps where lr decays",
+                                       gt=0, lt=1, sort=True)
+    decay_factor: float = _opt(0.1, "step schedule: factor applied to lr at each decay", gt=0, sweep=True)
+    replacement: bool = _opt(False, "finite training sets: sample batches with replacement")
+    method: str = _opt("sgd", "simulation method, e.g. sgd, sde, flow, svag (a registered name)", sweep=True)
+    substeps: int = _opt(1, "sde / flow: integrator steps per SGD step of time", ge=1)
+    sde_samples: int = _opt(1024, "online sde / flow: fresh samples per step for ∇L and Σ", ge=1)
+    svag_l: int = _opt(1, "SVAG's l (1 = SGD)", ge=1, sweep=True)
+    name: str = _opt("sgd", "the optax optimiser (a registered name)")
 
 
 @dataclass(frozen=True)
 class FirstPassage:
-    observable: str
-    threshold: float
-    below: bool = True
+    """The first record step at which a seed's observable is at or below (above) a threshold.
+
+    In TOML: ``{ observable = "...", below = x }`` or ``{ observable = "...", above = x }``.
+    """
+    observable: str = _opt(doc="the observable (one of record.observables)")
+    threshold: float = _opt(doc="the threshold: below = x (first at or below x) or above = x (first at or above x)")
+    below: bool = _opt(True, "true when written below = x, false when written above = x")
 
 
 @dataclass(frozen=True)
 class Histogram:
-    observable: str
-    min: float
-    max: float
-    bins: int = 50
-    log: bool = False
+    """A histogram over seeds of one observable at each record time.
+
+    In TOML: ``[record.histograms]`` then ``observable = { min = ..., max = ..., bins = ..., log = ... }``.
+    """
+    observable: str = _opt(doc="the observable (one of record.observables): the table's key", key=False)
+    min: float = _opt(doc="lower edge of the first bin")
+    max: float = _opt(doc="upper edge of the last bin (> min)")
+    bins: int = _opt(50, "number of bins", ge=1)
+    log: bool = _opt(False, "log-spaced bins (needs min > 0)")
 
 
 @dataclass(frozen=True)
 class RecordConfig:
     """What is measured at each record time and how it is summarised over seeds."""
-    observables: tuple[str, ...] = ("population_loss",)
-    quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
-    histograms: tuple[Histogram, ...] = ()
-    first_passage: tuple[FirstPassage, ...] = ()
-    keep_per_seed: tuple[str, ...] = ()
-    theory: tuple[str, ...] = ()    # "ode": the teacher–student ODE, same config and seeds
+    observables: tuple[str, ...] = _opt(("population_loss",), "what is measured at each record time "
+                                        "(registered names)", nonempty=True, unique=True)
+    quantiles: tuple[float, ...] = _opt((0.05, 0.25, 0.5, 0.75, 0.95), "quantile levels over seeds", ge=0, le=1)
+    histograms: tuple[Histogram, ...] = _opt((), "observable = { min, max, bins, log }: histograms over seeds",
+                                             custom="table of tables")
+    first_passage: tuple[FirstPassage, ...] = _opt((), "{ observable, below | above }: first-passage steps per seed",
+                                                   custom="list of tables, or one table")
+    keep_per_seed: tuple[str, ...] = _opt((), "observables also stored per seed (from record.observables)")
+    theory: tuple[str, ...] = _opt((), "ode: the teacher–student ODE beside the simulation, same config and seeds",
+                                   choices=("ode",))
+
+
+def _section(cls, doc: str) -> Any:
+    return field(default_factory=cls, metadata={"doc": doc})
 
 
 @dataclass(frozen=True)
 class Study:
     """A whole study: one compiled program runs every seed at every grid point."""
-    run: RunConfig = field(default_factory=RunConfig)
-    task: TaskConfig = field(default_factory=TaskConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    sweep: tuple[tuple[str, tuple[float | str, ...]], ...] = ()
-    record: RecordConfig = field(default_factory=RecordConfig)
-    description: str = ""
-    base_dir: str = "."             # where relative paths (task.file) are resolved
+    run: RunConfig = _section(RunConfig, "trajectories, steps, records")
+    task: TaskConfig = _section(TaskConfig, "the data")
+    model: ModelConfig = _section(ModelConfig, "the student network")
+    optimizer: OptimizerConfig = _section(OptimizerConfig, "SGD and its noise")
+    sweep: tuple[tuple[str, tuple[float | str, ...]], ...] = _opt(
+        (), '"section.key" = [values]: grid axes; the grid is their product', custom="table")
+    record: RecordConfig = _section(RecordConfig, "what is measured and how it is summarised")
+    description: str = _opt("", "one line shown by `jaxrelu experiments`", empty_ok=True)
+    base_dir: str = _opt(".", "where relative paths (task.file) are resolved", key=False)
 
     # ----------------------------------------------------------------- derived
     @property
     def grid_axes(self) -> tuple[str, ...]:
+        """The swept keys, in grid-axis order."""
         return tuple(k for k, _ in self.sweep)
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
+        """The number of values of each grid axis."""
         return tuple(len(v) for _, v in self.sweep)
 
     def value(self, path: str) -> Any:
+        """The configured value of ``section.key`` (not a sweep's values)."""
         section, key = path.split(".")
         return getattr(getattr(self, section), key)
 
@@ -193,9 +261,29 @@ class Study:
             {"observable": f["observable"], ("below" if f["below"] else "above"): f["threshold"]}
             for f in d["record"]["first_passage"]]
         d.pop("base_dir")
-        if self.task.kind == "dataset":       # the data actually used, inline (no file path)
-            d["task"] = {k: d["task"][k] for k in ("kind", "inputs", "targets", "label_noise", "test_size")}
+        fields = _fields(TaskConfig)
+        d["task"] = {k: v for k, v in d["task"].items() if _for_kind(fields[k][0], self.task.kind)}
+        if "params" in d["task"]:
+            d["task"]["params"] = dict(self.task.params)
+        d["task"].pop("file", None)           # a dataset's data actually used are inline
         return _drop_none(d)
+
+
+#: The sections of a study file, by name.
+_SECTIONS = {"run": RunConfig, "task": TaskConfig, "model": ModelConfig,
+             "optimizer": OptimizerConfig, "record": RecordConfig}
+
+
+@functools.cache
+def _fields(cls) -> dict[str, tuple[dataclasses.Field, Any]]:
+    """The TOML keys of ``cls``: name -> (field, its resolved type)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: (f, hints[f.name]) for f in dataclasses.fields(cls) if f.metadata.get("key", True)}
+
+
+#: Hyperparameters that may be grid axes; each is a traced scalar per grid point.
+SWEEPABLE = tuple(f"{s}.{k}" for s, cls in _SECTIONS.items() for k, (f, _) in _fields(cls).items()
+                  if f.metadata.get("sweep"))
 
 
 def _geomspace(a: float, b: float, n: int) -> list[float]:
@@ -213,6 +301,151 @@ def _drop_none(x):
     return x
 
 
+def _for_kind(f: dataclasses.Field, kind: str) -> bool:
+    """Whether task key ``f`` is for task kind ``kind``."""
+    kinds = f.metadata.get("kinds")
+    return kinds is None or kind in kinds or (_OTHER in kinds and kind not in BUILTIN_KINDS)
+
+
+# ============================================================ generic checker
+_BAD = object()
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _in_bounds(v, meta) -> bool:
+    return not (("ge" in meta and v < meta["ge"]) or ("gt" in meta and v <= meta["gt"])
+                or ("le" in meta and v > meta["le"]) or ("lt" in meta and v >= meta["lt"]))
+
+
+def _convert(v, tp, meta):
+    """``v`` as a value of type ``tp`` within ``meta``'s bounds and choices, or ``_BAD``."""
+    if tp is bool:
+        return v if isinstance(v, bool) else _BAD
+    if tp is int:                              # an exact-integer float (1e5, 4.0) is an integer
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return v if isinstance(v, int) and not isinstance(v, bool) and _in_bounds(v, meta) else _BAD
+    if tp is float:
+        return float(v) if _is_num(v) and _in_bounds(v, meta) else _BAD
+    if tp is str:
+        if not isinstance(v, str):
+            return _BAD
+        if "choices" in meta:
+            return v if v in meta["choices"] else _BAD
+        return v if v or meta.get("empty_ok") else _BAD
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        if v is None:
+            return None if type(None) in args else _BAD
+        for a in args:
+            out = _BAD if a is type(None) else _convert(v, a, meta)
+            if out is not _BAD:
+                return out
+        return _BAD
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:    # tuple[T, ...]: a TOML list
+        if not isinstance(v, (list, tuple)) or (meta.get("nonempty") and not v):
+            return _BAD
+        items = [_convert(x, args[0], meta) for x in v]
+        if any(x is _BAD for x in items):
+            return _BAD
+        return tuple(sorted(items) if meta.get("sort") else items)
+    raise TypeError(f"no generic check for type {tp}")         # a field needs custom=...
+
+
+def _num(x) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _bounds(meta) -> str:
+    """``meta``'s bounds as ``>= 1``, ``> 0``, ``in [0, 1)``, or ``""``."""
+    lo = ("[", meta["ge"]) if "ge" in meta else ("(", meta["gt"]) if "gt" in meta else None
+    hi = (meta["le"], "]") if "le" in meta else (meta["lt"], ")") if "lt" in meta else None
+    if lo and hi:
+        return f"in {lo[0]}{_num(lo[1])}, {_num(hi[0])}{hi[1]}"
+    if lo:
+        return f"{'>=' if lo[0] == '[' else '>'} {_num(lo[1])}"
+    if hi:
+        return f"{'<=' if hi[1] == ']' else '<'} {_num(hi[0])}"
+    return ""
+
+
+def _describe(tp, meta, plural: bool = False) -> str:
+    """What a valid value is, in words: ``a positive integer``, ``a list of numbers in (0, 1)``, ..."""
+    def noun(adj: str, word: str) -> str:
+        if plural:
+            return f"{adj}{word}s"
+        return f"{'an' if (adj or word)[0] in 'aeiou' else 'a'} {adj}{word}"
+    if tp is bool:
+        return "booleans" if plural else "true or false"
+    if tp in (int, float):
+        word = "integer" if tp is int else "number"
+        upper = "le" in meta or "lt" in meta
+        if not upper and (meta.get("gt") == 0 or (tp is int and meta.get("ge") == 1)):
+            return noun("positive ", word)
+        if not upper and meta.get("ge") == 0:
+            return noun("non-negative ", word)
+        b = _bounds(meta)
+        return noun("", word) + (f" {b}" if b else "")
+    if tp is str:
+        if "choices" in meta:
+            listed = ", ".join(map(repr, meta["choices"]))
+            return f"strings from {listed}" if plural else f"one of {listed}"
+        return noun("" if meta.get("empty_ok") else "non-empty ", "string")
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        parts = []
+        for a in args:
+            if a is str and "choices" in meta:
+                parts += map(repr, meta["choices"])
+            elif a is not type(None):
+                parts.append(_describe(a, meta, plural))
+        return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} or {parts[-1]}"
+    if origin is tuple:
+        return f"a {'non-empty ' if meta.get('nonempty') else ''}list of {_describe(args[0], meta, plural=True)}"
+    raise TypeError(f"no description for type {tp}")
+
+
+def _check(key: str, v, f: dataclasses.Field, tp):
+    """``v`` checked against field ``f`` (type ``tp``) and converted; else a ConfigError naming ``key``."""
+    out = _convert(v, tp, f.metadata)
+    if out is _BAD:
+        raise ConfigError(f"{key} must be {_describe(tp, f.metadata)}, got {v!r}")
+    if f.metadata.get("unique") and len(set(out)) != len(out):
+        twice = next(x for i, x in enumerate(out) if x in out[:i])
+        raise ConfigError(f"{key} lists {twice!r} twice, got {v!r}")
+    return out
+
+
+def _known(cls, raw: dict, prefix: str) -> None:
+    """Refuse a key of ``raw`` that is not a key of ``cls``, suggesting the nearest."""
+    allowed = list(_fields(cls))
+    for k in raw:
+        if k not in allowed:
+            raise _unknown(f"{prefix}.{k}" if prefix else k, allowed)
+
+
+def _parse(cls, raw: dict, prefix: str) -> dict:
+    """The generic checker: every key of ``cls`` its section does not read itself, checked, or its default."""
+    out = {}
+    for name, (f, tp) in _fields(cls).items():
+        if "custom" in f.metadata:
+            continue
+        if name in raw or f.default is dataclasses.MISSING:      # a required key missing reads as None
+            out[name] = _check(f"{prefix}.{name}", raw.get(name), f, tp)
+        else:
+            out[name] = f.default
+    return out
+
+
+def _unknown(name: str, allowed) -> ConfigError:
+    guess = difflib.get_close_matches(name.split(".")[-1], list(allowed), n=1)
+    hint = f" (did you mean {name.rsplit('.', 1)[0] + '.' if '.' in name else ''}{guess[0]}?)" if guess else ""
+    return ConfigError(f"unknown key {name}{hint}")
+
+
 # ====================================================================== parsing
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Study:
     """Read a TOML study file, apply ``key=value`` overrides, validate."""
@@ -228,7 +461,12 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Study
 
 
 def apply_overrides(data: dict, overrides) -> None:
-    """Apply ``section.key=value`` strings in place; values are parsed as TOML."""
+    """Apply ``section.key=value`` strings in place; values are parsed as TOML.
+
+    ``sweep.section.key=[...]`` (or ``sweep."section.key"=[...]``) sets a grid
+    axis.  Setting a key that ``data`` already sweeps is refused: the sweep
+    would silently win over it.
+    """
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r} must look like section.key=value")
@@ -241,6 +479,9 @@ def apply_overrides(data: dict, overrides) -> None:
         if key.startswith("sweep."):
             data.setdefault("sweep", {})[key[len("sweep."):].strip('"')] = value
             continue
+        sweep = data.get("sweep")
+        if isinstance(sweep, dict) and key in sweep:
+            raise ConfigError(f"--set {key} conflicts with the sweep over {key}; use --set sweep.{key}=[...]")
         parts = key.split(".")
         if len(parts) == 1:
             data[key] = value
@@ -253,16 +494,6 @@ def apply_overrides(data: dict, overrides) -> None:
         sec[parts[1]] = value
 
 
-_SECTIONS = {"run": RunConfig, "task": TaskConfig, "model": ModelConfig,
-             "optimizer": OptimizerConfig, "record": RecordConfig}
-
-
-def _unknown(name: str, allowed) -> ConfigError:
-    guess = difflib.get_close_matches(name.split(".")[-1], list(allowed), n=1)
-    hint = f" (did you mean {name.rsplit('.', 1)[0] + '.' if '.' in name else ''}{guess[0]}?)" if guess else ""
-    return ConfigError(f"unknown key {name}{hint}")
-
-
 def from_dict(data: dict, base_dir: str = ".", overrides=()) -> Study:
     """Validate a nested dict (as read from TOML) into a :class:`Study`.
 
@@ -273,91 +504,28 @@ def from_dict(data: dict, base_dir: str = ".", overrides=()) -> Study:
     if overrides:
         data = copy.deepcopy(data)
         apply_overrides(data, overrides)
-    top = ("description", "sweep") + tuple(_SECTIONS)
-    for k in data:
-        if k not in top:
-            raise _unknown(k, top)
+    _known(Study, data, "")                    # "" : top-level keys are not prefixed
     sections = {}
     for name, cls in _SECTIONS.items():
         raw = data.get(name, {})
         if not isinstance(raw, dict):
             raise ConfigError(f"{name} must be a table, got {raw!r}")
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        for k in raw:
-            if k not in allowed:
-                raise _unknown(f"{name}.{k}", allowed)
+        _known(cls, raw, name)
         sections[name] = raw
-    desc = data.get("description", "")
-    if not isinstance(desc, str):
-        raise ConfigError(f"description must be a string, got {desc!r}")
+    desc = _check("description", data.get("description", ""), *_fields(Study)["description"])
 
-    run = _run(sections["run"])
-    task = _task(sections["task"], base_dir)
-    model = _model(sections["model"])
-    opt = _optimizer(sections["optimizer"])
-    record = _record(sections["record"])
-    study = Study(run=run, task=task, model=model, optimizer=opt, record=record,
-                  description=desc, base_dir=base_dir)
-    sweep = _sweep(data.get("sweep", {}), study)
-    study = dataclasses.replace(study, sweep=sweep)
+    study = Study(run=_run(sections["run"]), task=_task(sections["task"], base_dir),
+                  model=ModelConfig(**_parse(ModelConfig, sections["model"], "model")),
+                  optimizer=OptimizerConfig(**_parse(OptimizerConfig, sections["optimizer"], "optimizer")),
+                  record=_record(sections["record"]), description=desc, base_dir=base_dir)
+    study = dataclasses.replace(study, sweep=_sweep(data.get("sweep", {})))
     _cross_checks(study)
     return study
 
 
-# --------------------------------------------------------------- field checks
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _int(d, sec, key, default, lo=1, none_ok=False):
-    v = d.get(key, default)
-    if v is None and none_ok:
-        return None
-    if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-        what = "a positive integer" if lo == 1 else f"an integer >= {lo}"
-        raise ConfigError(f"{sec}.{key} must be {what}, got {v!r}")
-    return v
-
-
-def _float(d, sec, key, default, lo=0.0, strict=False, hi=None):
-    v = d.get(key, default)
-    bad = not _is_num(v) or (v <= lo if strict else v < lo) or (hi is not None and v > hi)
-    if bad:
-        what = ("a positive number" if strict and lo == 0 else
-                "a non-negative number" if lo == 0 else f"a number >= {lo}")
-        if hi is not None:
-            what += f" <= {hi}"
-        raise ConfigError(f"{sec}.{key} must be {what}, got {v!r}")
-    return float(v)
-
-
-def _choice(d, sec, key, default, choices):
-    v = d.get(key, default)
-    if v not in choices:
-        raise ConfigError(f"{sec}.{key} must be one of {', '.join(map(repr, choices))}; got {v!r}")
-    return v
-
-
-def _bool(d, sec, key, default):
-    v = d.get(key, default)
-    if not isinstance(v, bool):
-        raise ConfigError(f"{sec}.{key} must be true or false, got {v!r}")
-    return v
-
-
+# ------------------------------------------------ the checks of several keys
 def _run(d) -> RunConfig:
-    s = "run"
-    r = RunConfig(
-        seeds=_int(d, s, "seeds", 256), steps=_int(d, s, "steps", 1000),
-        record_every=_int(d, s, "record_every", None, none_ok=True),
-        records=_int(d, s, "records", None, lo=2, none_ok=True),
-        spacing=_choice(d, s, "spacing", "linear", ("linear", "log")),
-        seed=_int(d, s, "seed", 0, lo=0), first_seed=_int(d, s, "first_seed", 0, lo=0),
-        dtype=_choice(d, s, "dtype", "float32", ("float32", "float64")),
-        chunk_size=_int(d, s, "chunk_size", None, none_ok=True),
-        memory_budget=_float(d, s, "memory_budget", 2.0, strict=True),
-        blowup=_float(d, s, "blowup", 1e6, strict=True),
-        checkpoint_every=_int(d, s, "checkpoint_every", 50, lo=0))
+    r = RunConfig(**_parse(RunConfig, d, "run"))
     if r.record_every is not None and r.records is not None:
         raise ConfigError("run.records and run.record_every are exclusive; give one")
     if r.record_every is not None and r.record_every > r.steps:
@@ -365,120 +533,93 @@ def _run(d) -> RunConfig:
     return r
 
 
+def _kinds_text(kinds) -> str:
+    named = [f"kind = {k!r}" for k in kinds if k != _OTHER]
+    return " or ".join(named + (["a registered task kind"] if _OTHER in kinds else []))
+
+
 def _task(d, base_dir) -> TaskConfig:
-    s = "task"
-    kind = _choice(d, s, "kind", "teacher_student", ("teacher_student", "dataset"))
-    label_noise = _float(d, s, "label_noise", 0.0)
-    test_size = _int(d, s, "test_size", 4096)
-    if kind == "dataset":
-        for k in ("input_dim", "teacher_width", "teacher_activation", "teacher_weights",
-                  "teacher_second_layer", "train_size"):
-            if k in d:
-                raise ConfigError(f"task.{k} is only for kind = 'teacher_student'")
-        inputs, targets, file = d.get("inputs"), d.get("targets"), d.get("file")
-        if file is not None:
-            if inputs is not None or targets is not None:
-                raise ConfigError("task.file excludes task.inputs and task.targets")
-            if not isinstance(file, str):
-                raise ConfigError(f"task.file must be a path string, got {file!r}")
-            p = Path(base_dir) / file
-            if not p.is_file():
-                raise ConfigError(f"task.file {str(p)!r} does not exist")
-            import numpy as np
-            try:
-                with np.load(p) as z:
-                    inputs, targets = z["x"].tolist(), z["y"].tolist()
-            except Exception as e:  # noqa: BLE001 - any unreadable file is a config error
-                raise ConfigError(f"task.file {str(p)!r} must be an .npz with arrays x and y ({e})") from None
-        if inputs is None or targets is None:
-            raise ConfigError("task.inputs and task.targets (or task.file) are required for kind = 'dataset'")
-        if not isinstance(inputs, list) or not inputs:
-            raise ConfigError(f"task.inputs must be a non-empty list, got {inputs!r}")
-        rows = [r if isinstance(r, list) else [r] for r in inputs]
-        dim = len(rows[0])
-        if dim == 0 or any(len(r) != dim or not all(_is_num(v) for v in r) for r in rows):
-            raise ConfigError("task.inputs must be numbers or equal-length lists of numbers")
-        if not isinstance(targets, list) or len(targets) != len(rows) or not all(_is_num(v) for v in targets):
-            raise ConfigError(f"task.targets must be a list of {len(rows)} numbers (one per input), got {targets!r}")
-        return TaskConfig(kind=kind, input_dim=dim, teacher_width=0, train_size=len(rows),
-                          label_noise=label_noise, test_size=test_size,
-                          inputs=tuple(tuple(float(v) for v in r) for r in rows),
-                          targets=tuple(float(v) for v in targets),
-                          file=file)
-    for k in ("inputs", "targets", "file"):
-        if k in d:
-            raise ConfigError(f"task.{k} is only for kind = 'dataset'")
-    width = _int(d, s, "teacher_width", 4)
-    tsl = d.get("teacher_second_layer", 1.0)
-    if isinstance(tsl, list):
-        if len(tsl) != width or not all(_is_num(v) for v in tsl):
-            raise ConfigError(f"task.teacher_second_layer must be a number or a list of {width} numbers, got {tsl!r}")
-        tsl = tuple(float(v) for v in tsl)
-    elif not _is_num(tsl):
-        raise ConfigError(f"task.teacher_second_layer must be a number or a list of numbers, got {tsl!r}")
-    else:
-        tsl = float(tsl)
-    ts = d.get("train_size", "online")
-    if ts != "online" and (not isinstance(ts, int) or isinstance(ts, bool) or ts < 1):
-        raise ConfigError(f"task.train_size must be 'online' or a positive integer, got {ts!r}")
-    dim = _int(d, s, "input_dim", 100)
-    tw = _choice(d, s, "teacher_weights", "orthonormal", ("orthonormal", "gaussian"))
-    if tw == "orthonormal" and width > dim:
-        raise ConfigError(f"task.teacher_width must be <= task.input_dim ({dim}) for orthonormal rows, got {width}")
-    return TaskConfig(kind=kind, input_dim=dim, teacher_width=width,
-                      teacher_activation=_choice(d, s, "teacher_activation", "relu", ACTIVATIONS),
-                      teacher_weights=tw, teacher_second_layer=tsl, train_size=ts,
-                      label_noise=label_noise, test_size=test_size)
+    fields = _fields(TaskConfig)
+    kind = _check("task.kind", d.get("kind", _TS), *fields["kind"])
+    for k in d:
+        if not _for_kind(fields[k][0], kind):
+            raise ConfigError(f"task.{k} is only for {_kinds_text(fields[k][0].metadata['kinds'])}, "
+                              f"not kind = {kind!r}")
+    vals = _parse(TaskConfig, d, "task")
+    if kind == _DS:
+        inputs, targets = _dataset(d, base_dir)
+        return TaskConfig(**{**vals, "input_dim": len(inputs[0]), "teacher_width": 0, "train_size": len(inputs),
+                             "inputs": inputs, "targets": targets, "file": d.get("file")})
+    if kind != _TS:                            # a registered task: its own parameters, no teacher
+        return TaskConfig(**{**vals, "teacher_width": 0, "params": _params(d.get("params", {}))})
+    width, tsl = vals["teacher_width"], vals["teacher_second_layer"]
+    if isinstance(tsl, tuple) and len(tsl) != width:
+        raise ConfigError(f"task.teacher_second_layer must be a number or a list of {width} numbers, "
+                          f"got {d['teacher_second_layer']!r}")
+    if vals["teacher_weights"] == "orthonormal" and width > vals["input_dim"]:
+        raise ConfigError(f"task.teacher_width must be <= task.input_dim ({vals['input_dim']}) "
+                          f"for orthonormal rows, got {width}")
+    return TaskConfig(**vals)
 
 
-def _model(d) -> ModelConfig:
-    s = "model"
-    sli = d.get("second_layer_init", "gaussian")
-    if not (_is_num(sli) or sli in ("gaussian", "balanced")):
-        raise ConfigError(f"model.second_layer_init must be a number, 'gaussian' or 'balanced'; got {sli!r}")
-    return ModelConfig(
-        width=_int(d, s, "width", 8), activation=_choice(d, s, "activation", "relu", ACTIVATIONS),
-        bias=_bool(d, s, "bias", False), train_second_layer=_bool(d, s, "train_second_layer", True),
-        parametrization=_choice(d, s, "parametrization", "standard", PARAMETRIZATIONS),
-        init_scale=_float(d, s, "init_scale", 1.0),
-        first_layer_init=_choice(d, s, "first_layer_init", "gaussian", ("gaussian", "orthonormal")),
-        second_layer_init=float(sli) if _is_num(sli) else sli,
-        second_layer_scale=_float(d, s, "second_layer_scale", 1.0))
+def _dataset(d, base_dir) -> tuple[tuple[tuple[float, ...], ...], tuple[float, ...]]:
+    """``task.inputs`` and ``task.targets`` of a dataset, inline or read from ``task.file``."""
+    inputs, targets, file = d.get("inputs"), d.get("targets"), d.get("file")
+    if file is not None:
+        if inputs is not None or targets is not None:
+            raise ConfigError("task.file excludes task.inputs and task.targets")
+        if not isinstance(file, str):
+            raise ConfigError(f"task.file must be a path string, got {file!r}")
+        p = Path(base_dir) / file
+        if not p.is_file():
+            raise ConfigError(f"task.file {str(p)!r} does not exist")
+        import numpy as np
+        try:
+            with np.load(p) as z:
+                inputs, targets = z["x"].tolist(), z["y"].tolist()
+        except Exception as e:  # noqa: BLE001 - any unreadable file is a config error
+            raise ConfigError(f"task.file {str(p)!r} must be an .npz with arrays x and y ({e})") from None
+    if inputs is None or targets is None:
+        raise ConfigError("task.inputs and task.targets (or task.file) are required for kind = 'dataset'")
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise ConfigError(f"task.inputs must be a non-empty list, got {inputs!r}")
+    rows = [r if isinstance(r, (list, tuple)) else [r] for r in inputs]
+    dim = len(rows[0])
+    if dim == 0 or any(len(r) != dim or not all(_is_num(v) for v in r) for r in rows):
+        raise ConfigError("task.inputs must be numbers or equal-length lists of numbers")
+    if (not isinstance(targets, (list, tuple)) or len(targets) != len(rows)
+            or not all(_is_num(v) for v in targets)):
+        raise ConfigError(f"task.targets must be a list of {len(rows)} numbers (one per input), got {targets!r}")
+    return tuple(tuple(float(v) for v in r) for r in rows), tuple(float(v) for v in targets)
 
 
-def _optimizer(d) -> OptimizerConfig:
-    s = "optimizer"
-    decay_at = d.get("decay_at", [0.5])
-    if not isinstance(decay_at, list) or not all(_is_num(v) and 0 < v < 1 for v in decay_at):
-        raise ConfigError(f"optimizer.decay_at must be a list of fractions in (0, 1), got {decay_at!r}")
-    return OptimizerConfig(
-        lr=_float(d, s, "lr", 0.005, strict=True), batch_size=_int(d, s, "batch_size", 1),
-        momentum=_float(d, s, "momentum", 0.0, hi=1.0 - 1e-12),
-        weight_decay=_float(d, s, "weight_decay", 0.0), label_noise=_float(d, s, "label_noise", 0.0),
-        langevin_temperature=_float(d, s, "langevin_temperature", 0.0),
-        schedule=_choice(d, s, "schedule", "constant", ("constant", "step")),
-        decay_at=tuple(sorted(float(v) for v in decay_at)),
-        decay_factor=_float(d, s, "decay_factor", 0.1, strict=True),
-        replacement=_bool(d, s, "replacement", False),
-        method=_choice(d, s, "method", "sgd", METHODS), substeps=_int(d, s, "substeps", 1),
-        sde_samples=_int(d, s, "sde_samples", 1024), svag_l=_int(d, s, "svag_l", 1))
+def _frozen(v):
+    """A task parameter as a hashable value (lists as tuples), or ``_BAD``."""
+    if isinstance(v, (bool, int, str)) or _is_num(v):
+        return v
+    if isinstance(v, (list, tuple)):
+        items = [_frozen(x) for x in v]
+        return _BAD if any(x is _BAD for x in items) else tuple(items)
+    return _BAD
+
+
+def _params(raw) -> tuple[tuple[str, Any], ...]:
+    """``task.params`` as sorted (key, value) pairs, so that the task stays hashable."""
+    if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
+        raise ConfigError(f"task.params must be a table of name = value, got {raw!r}")
+    out = []
+    for k, v in sorted(raw.items()):
+        fv = _frozen(v)
+        if fv is _BAD:
+            raise ConfigError(f"task.params.{k} must be a number, a string, true or false, or a list of them; "
+                              f"got {v!r}")
+        out.append((k, fv))
+    return tuple(out)
 
 
 def _record(d) -> RecordConfig:
-    obs = d.get("observables", ["population_loss"])
-    if not isinstance(obs, list) or not obs:
-        raise ConfigError(f"record.observables must be a non-empty list, got {obs!r}")
-    known = list(observables.REGISTRY)
-    for o in obs:
-        if o not in known:
-            guess = difflib.get_close_matches(str(o), known, n=1)
-            raise ConfigError(f"record.observables: unknown observable {o!r}"
-                              + (f" (did you mean {guess[0]}?)" if guess else ""))
-    if len(set(obs)) != len(obs):
-        raise ConfigError(f"record.observables lists an observable twice: {obs!r}")
-    qs = d.get("quantiles", [0.05, 0.25, 0.5, 0.75, 0.95])
-    if not isinstance(qs, list) or not all(_is_num(q) and 0 <= q <= 1 for q in qs):
-        raise ConfigError(f"record.quantiles must be a list of levels in [0, 1], got {qs!r}")
+    vals = _parse(RecordConfig, d, "record")
+    obs = vals["observables"]
     hists = d.get("histograms", {})
     if not isinstance(hists, dict):
         raise ConfigError(f"record.histograms must be a table of observable = {{min, max, bins, log}}, got {hists!r}")
@@ -489,14 +630,8 @@ def _record(d) -> RecordConfig:
             raise ConfigError(f"{key}: {name!r} is not in record.observables")
         if not isinstance(h, dict):
             raise ConfigError(f"{key} must be a table {{min, max, bins, log}}, got {h!r}")
-        for k in h:
-            if k not in ("min", "max", "bins", "log"):
-                raise _unknown(f"{key}.{k}", ("min", "max", "bins", "log"))
-        for k in ("min", "max"):
-            if not _is_num(h.get(k)):
-                raise ConfigError(f"{key}.{k} must be a number, got {h.get(k)!r}")
-        hh = Histogram(name, float(h["min"]), float(h["max"]), _int(h, key, "bins", 50),
-                       _bool(h, key, "log", False))
+        _known(Histogram, h, key)
+        hh = Histogram(observable=name, **_parse(Histogram, h, key))
         if hh.max <= hh.min or (hh.log and hh.min <= 0):
             raise ConfigError(f"{key} needs min < max (and min > 0 when log = true), got {h!r}")
         hist_list.append(hh)
@@ -517,59 +652,56 @@ def _record(d) -> RecordConfig:
             raise ConfigError(f"record.first_passage.observable must be one of record.observables, got {o!r}")
         if ("below" in fp) == ("above" in fp):
             raise ConfigError("record.first_passage needs exactly one of below or above")
-        thr = fp.get("below", fp.get("above"))
-        if not _is_num(thr):
-            raise ConfigError(f"record.first_passage threshold must be a number, got {thr!r}")
+        side = "below" if "below" in fp else "above"
+        thr = _check(f"record.first_passage.{side}", fp[side], *_fields(FirstPassage)["threshold"])
         if any(f.observable == o for f in fp_list):
             raise ConfigError(f"record.first_passage: one threshold per observable; {o!r} has two")
-        fp_list.append(FirstPassage(o, float(thr), "below" in fp))
-    keep = d.get("keep_per_seed", [])
-    if not isinstance(keep, list) or any(k not in obs for k in keep):
-        raise ConfigError(f"record.keep_per_seed must list observables from record.observables, got {keep!r}")
-    theory = d.get("theory", [])
-    if not isinstance(theory, list) or any(x != "ode" for x in theory):
-        raise ConfigError(f"record.theory must be a list of 'ode', got {theory!r}")
-    if theory and "population_loss" not in obs:
+        fp_list.append(FirstPassage(o, thr, side == "below"))
+    if any(k not in obs for k in vals["keep_per_seed"]):
+        raise ConfigError(f"record.keep_per_seed must list observables from record.observables, "
+                          f"got {d['keep_per_seed']!r}")
+    if vals["theory"] and "population_loss" not in obs:
         raise ConfigError("record.theory = ['ode'] needs population_loss in record.observables")
-    return RecordConfig(observables=tuple(obs), quantiles=tuple(float(q) for q in qs), theory=tuple(theory),
-                        histograms=tuple(hist_list), first_passage=tuple(fp_list),
-                        keep_per_seed=tuple(keep))
+    return RecordConfig(**vals, histograms=tuple(hist_list), first_passage=tuple(fp_list))
 
 
-_SECTION_CHECK = {"optimizer": lambda d, _: _optimizer(d), "model": lambda d, _: _model(d),
-                  "task": lambda d, _: _float(d, "task", "label_noise", 0.0)}
-
-
-def _sweep(raw, study: Study):
+def _sweep(raw) -> tuple[tuple[str, tuple], ...]:
     if not isinstance(raw, dict):
         raise ConfigError(f"sweep must be a table of 'section.key' = [values], got {raw!r}")
+    known = [f"{s}.{k}" for s, cls in _SECTIONS.items() for k in _fields(cls)]
     out = []
     for key, values in raw.items():
         if key not in SWEEPABLE:
-            if key.count(".") != 1 or key.split(".")[0] not in _SECTIONS:
-                raise _unknown(f"sweep.{key}", SWEEPABLE)
+            if "." not in key and isinstance(values, dict):     # TOML read optimizer.lr = [...] as a table
+                path = [key]
+                while isinstance(values, dict) and values:
+                    k, values = next(iter(values.items()))
+                    path.append(k)
+                raise ConfigError(f'sweep keys must be quoted: write "{".".join(path)}" = [...]')
+            if key not in known:
+                guess = difflib.get_close_matches(key, known, n=1)
+                raise ConfigError(f"unknown key sweep.{key}" + (f" (did you mean {guess[0]}?)" if guess else ""))
             raise ConfigError(f"sweep.{key} cannot be swept (it changes shapes or structure); "
                               f"sweepable: {', '.join(SWEEPABLE)}")
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep.{key} must be a non-empty list of values, got {values!r}")
         sec, k = key.split(".")
+        f, tp = _fields(_SECTIONS[sec])[k]
+        checked = []
         for v in values:
             try:
-                _SECTION_CHECK[sec]({k: v}, study.base_dir)
+                checked.append(_check(key, v, f, tp))
             except ConfigError as e:
                 raise ConfigError(f"sweep.{key}: {e}") from None
-        if len(set(values)) != len(values):
+        if len(set(checked)) != len(checked):
             raise ConfigError(f"sweep.{key} repeats a value: {values!r}")
-        out.append((key, tuple(v if key == "optimizer.method" else float(v) for v in values)))
+        out.append((key, tuple(checked)))
     return tuple(out)
 
 
 def _cross_checks(study: Study) -> None:
     t, o = study.task, study.optimizer
-    bmax = max([o.batch_size] + [int(v) for k, vs in study.sweep if k == "optimizer.batch_size" for v in vs])
+    bmax = max([o.batch_size] + [v for k, vs in study.sweep if k == "optimizer.batch_size" for v in vs])
     if t.train_size != "online" and bmax > t.train_size and not o.replacement:
         raise ConfigError(f"optimizer.batch_size must be <= task.train_size ({t.train_size}) "
                           f"without replacement, got {bmax}")
-    if "max_teacher_cosine" in study.record.observables or "mean_teacher_cosine" in study.record.observables:
-        if t.kind != "teacher_student":
-            raise ConfigError("record.observables: teacher overlaps need task.kind = 'teacher_student'")
