@@ -16,9 +16,8 @@ from jaxrelu.results import ResultsError
 
 
 def experiments_dir() -> Path:
-    """The built-in experiments folder (``experiments/`` beside the package)."""
-    here = Path(__file__).resolve().parent.parent / "experiments"
-    return here if here.is_dir() else Path.cwd() / "experiments"
+    """The folder of the built-in studies, ``jaxrelu/experiments/`` inside the installed package."""
+    return Path(__file__).resolve().parent / "experiments"
 
 
 def resolve_config(name: str) -> Path:
@@ -28,20 +27,30 @@ def resolve_config(name: str) -> Path:
         return p
     for suffix in (".toml", ".py"):
         builtin = experiments_dir() / f"{name}{suffix}"
-        if builtin.exists():
+        if builtin.exists() and not name.startswith("_"):
             return builtin
     return p
 
 
 def run_script(path: Path, argv: list[str]) -> int:
-    """Run an experiment script (``experiments/NAME.py``) with its own arguments."""
+    """Run an experiment script (a built-in ``jaxrelu/experiments/NAME.py``, or a path) with its own arguments.
+
+    Returns its exit status: 2, after a one-line ``error: ...`` on stderr, when it
+    exits with a message or stops on invalid input (ConfigError, ResultsError).
+    """
     import runpy
     old = sys.argv
     sys.argv = [str(path), *argv]
     try:
         runpy.run_path(str(path), run_name="__main__")
     except SystemExit as e:
-        return int(e.code or 0) if not isinstance(e.code, str) else 2
+        if isinstance(e.code, str):
+            print(e.code if e.code.startswith("error: ") else f"error: {e.code}", file=sys.stderr)
+            return 2
+        return int(e.code or 0)
+    except (ConfigError, ResultsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     finally:
         sys.argv = old
     return 0
@@ -85,59 +94,6 @@ def fresh_out(name: str) -> Path:
 STUDY_FILE = "study.json"
 
 
-def launch_cpu_processes(n: int, args: list[str], stdout=None) -> int:
-    """``python ARGS --coordinator HOST:PORT --num-processes n --process-id i`` for i < n.
-
-    ``ARGS`` is ``-m jaxrelu run ...`` for ``jaxrelu run --cpu-processes n``: one
-    multi-process run on this machine.  Process i runs on the i-th core this process
-    may use (its CPU affinity), with one JAX CPU device, and the processes meet at a
-    coordinator on localhost (the ``--coordinator`` path: chunks dealt out,
-    statistics merged exactly, process 0 writes).  Steadier than n devices in one
-    process, where a device's execute thread can share the cores with XLA's n
-    intra-op workers (README, Performance).  ``stdout``: where the processes' standard
-    output goes (``subprocess.Popen``'s; default this process's).  Returns the first
-    non-zero exit code, after stopping the other processes.
-    """
-    import os
-    import socket
-    import subprocess
-
-    from jaxrelu.engine import cpu_cores
-    cores = cpu_cores()
-    if not 1 <= n <= len(cores):
-        raise ConfigError(f"--cpu-processes must be between 1 and the {len(cores)} cores this process may use, got {n}")
-    with socket.socket() as sock:
-        sock.bind(("localhost", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "JAX_NUM_CPU_DEVICES": "1", "JAX_PLATFORMS": "cpu"}
-    pin = hasattr(os, "sched_setaffinity")
-    procs = []
-    for i in range(n):                         # a child starts with the affinity of the thread that spawns it
-        if pin:
-            os.sched_setaffinity(0, {cores[i]})
-        try:
-            procs.append(subprocess.Popen([sys.executable, *args, "--coordinator", f"localhost:{port}",
-                                           "--num-processes", str(n), "--process-id", str(i)],
-                                          env=env, stdout=stdout))
-        finally:
-            if pin:
-                os.sched_setaffinity(0, cores)
-    code = 0
-    try:
-        while any(p.poll() is None for p in procs) and not code:
-            code = next((p.returncode for p in procs if p.returncode), 0)
-            time.sleep(0.1)
-    except KeyboardInterrupt:                  # the terminal interrupted the children too: let them checkpoint
-        code = 130
-    finally:
-        if code and code != 130:
-            for p in procs:
-                p.terminate()
-        for p in procs:
-            p.wait()
-    return code or next((p.returncode for p in procs if p.returncode), 0)
-
-
 def _without_option(argv: list[str], flag: str) -> list[str]:
     """argv without ``flag VALUE`` / ``flag=VALUE`` (or an abbreviation argparse accepted)."""
     out, skip = [], False
@@ -150,6 +106,17 @@ def _without_option(argv: list[str], flag: str) -> list[str]:
         else:
             out.append(a)
     return out
+
+
+def with_plugins(study, plugins):
+    """``study`` with the ``--plugin`` arguments added to ``run.plugins`` (paths made absolute), so
+    that its ``study.json`` records them and a resumed run imports them again."""
+    import dataclasses
+    if not plugins:
+        return study
+    given = tuple(str(Path(p).resolve()) if p.endswith(".py") or "/" in p else p for p in plugins)
+    run = dataclasses.replace(study.run, plugins=tuple(dict.fromkeys(study.run.plugins + given)))
+    return dataclasses.replace(study, run=run)
 
 
 def cmd_run(args) -> int:
@@ -166,6 +133,7 @@ def cmd_run(args) -> int:
         if not args.out and not args.resume:
             args.out = str(fresh_out(resolve_config(args.config).stem if args.config else "run"))
             argv += ["--out", args.out]
+        from jaxrelu.engine.devices import launch_cpu_processes
         return launch_cpu_processes(args.cpu_processes, ["-m", "jaxrelu", "run", *argv])
     if args.distributed or args.coordinator:
         from jaxrelu.engine import init_distributed
@@ -173,8 +141,8 @@ def cmd_run(args) -> int:
     lead = jax.process_index() == 0          # only process 0 checks, writes and plots
     if args.resume:
         out = Path(args.resume)
-        if args.config or args.set:
-            raise ConfigError("--resume takes the study from the run directory; give no CONFIG or --set")
+        if args.config or args.set or args.plugin:
+            raise ConfigError("--resume takes the study from the run directory; give no CONFIG, --set or --plugin")
         if not (out / STUDY_FILE).is_file():
             raise ResultsError(f"{str(out)!r} is not a resumable run directory (no {STUDY_FILE})")
         if (out / "results.npz").exists():
@@ -189,8 +157,10 @@ def cmd_run(args) -> int:
         if not args.config:
             raise ConfigError("run needs a CONFIG file (or --resume DIR)")
         path = resolve_config(args.config)
-        study = config.load(path, args.set)
+        study = with_plugins(config.load(path, args.set), args.plugin)
         name = path.stem
+        from jaxrelu import api
+        api.check(study)                     # before any folder is made
         if not args.out and jax.process_count() > 1:
             raise ConfigError("--out is required for a multi-process run")
         out = Path(args.out) if args.out else fresh_out(path.stem)
@@ -233,7 +203,8 @@ def cmd_plot(args) -> int:
     from jaxrelu import plot
     res = jaxrelu.load(args.results)
     if args.observable is not None and args.observable not in res.observables:
-        raise ResultsError(f"--observable {args.observable!r} is not in the results; have: {', '.join(res.observables)}")
+        raise ResultsError(f"--observable {args.observable!r} is not in the results; "
+                           f"have: {', '.join(res.observables)}")
     out = Path(args.out) if args.out else Path(args.results) / "figures"
     for f in plot.save_standard_figures(res, out, observable=args.observable):
         print(f)
@@ -245,17 +216,18 @@ def describe(path: Path) -> str:
     import ast
     try:
         if path.suffix == ".py":
-            text = ast.get_docstring(ast.parse(path.read_text())) or ""
+            text = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
         else:
             text = config.load(path).description
         return text.strip().splitlines()[0]
-    except (ConfigError, IndexError, SyntaxError):
+    except (ConfigError, IndexError, SyntaxError, OSError, UnicodeDecodeError):
         return ""
 
 
 def cmd_experiments(args) -> int:
-    d = experiments_dir()
-    files = sorted([*d.glob("*.toml"), *d.glob("*.py")], key=lambda f: f.stem)
+    d = experiments_dir()                    # the studies; helpers (_common.py, __init__.py) are not listed
+    files = sorted((f for f in [*d.glob("*.toml"), *d.glob("*.py")] if not f.name.startswith("_")),
+                   key=lambda f: f.stem)
     if not files:
         print(f"no experiments found in {d}", file=sys.stderr)
         return 1
@@ -267,9 +239,9 @@ def cmd_experiments(args) -> int:
 
 def cmd_validate(args) -> int:
     path = resolve_config(args.config)
-    study = config.load(path, args.set)
-    from jaxrelu import engine
-    prog, _ = engine.build(study)            # also checks what depends on several sections
+    study = with_plugins(config.load(path, args.set), args.plugin)
+    from jaxrelu import api
+    api.check(study)                         # every check a run makes before it simulates
     n = max(1, _prod(study.grid_shape))
     print(f"ok: {path}: {study.run.seeds} seeds x {n} grid points x {study.run.steps} steps, "
           f"{len(study.record_steps())} records of {', '.join(study.record.observables)}")
@@ -292,6 +264,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="results directory (default: a fresh folder under runs/)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set optimizer.lr=0.01 (repeatable)")
+    r.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                   help="import a module that registers activations, losses, tasks, ... (repeatable)")
     r.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty --out")
     r.add_argument("--figures", metavar="DIR", help="also write the standard figures into DIR/<config name>/")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -314,6 +288,7 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a config without running it")
     v.add_argument("config")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    v.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE")
     v.set_defaults(func=cmd_validate)
     sub.add_parser("bench", help="benchmark against peers and machine limits (jaxrelu bench --help)")
     return p

@@ -226,6 +226,11 @@ class Study:
         return tuple(k for k, _ in self.sweep)
 
     @property
+    def methods(self) -> tuple[str, ...]:
+        """The dynamics of the study: ``optimizer.method``, or the values of its sweep."""
+        return tuple(dict(self.sweep).get("optimizer.method", (self.optimizer.method,)))
+
+    @property
     def grid_shape(self) -> tuple[int, ...]:
         """The number of values of each grid axis."""
         return tuple(len(v) for _, v in self.sweep)

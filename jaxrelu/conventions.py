@@ -1,13 +1,15 @@
 """Conventions of jaxrelu, stated once.  Everything else links here.
 
 **Network.**  f(x) = c · Σ_{j<m} a_j σ(w_j·x + b_j) with c = 1 (``standard``),
-1/√m (``ntk``) or 1/m (``mean_field``); σ(z) = relu(z), erf(z/√2) or z.
+1/√m (``ntk``) or 1/m (``mean_field``); σ a registered activation
+(:mod:`jaxrelu.activations`: relu(z), erf(z/√2), z, or a user's).
 First-layer entries and biases are N(0, s²/d) (s = ``model.init_scale``), so a
 row has E‖w_j‖² = s² and the pre-activation w_j·x of a Gaussian input has
 variance ‖w_j‖² = O(1).  Teachers have unit-norm (orthonormal) rows, or
 N(0, 1/d) entries, output scale 1 and no bias.
 
-**Loss.**  ℓ(x, y) = ½ (f(x) − y)², averaged over the batch; the population loss
+**Loss.**  ℓ(x, y) = ½ (f(x) − y)² (``task.loss = "square"``; other losses are registered
+entries of :mod:`jaxrelu.losses`), averaged over the batch; the population loss
 is ε = ½ E_x[(f(x) − f*(x))²] with the *noiseless* teacher, which is the ε_g of
 Saad & Solla (1995) and Goldt et al. (2019).  Mind the ½ when comparing with
 papers that use the mean squared error (their loss = 2 × ours, so their lr
@@ -33,17 +35,3 @@ Seed k shares its initial directions and its samples across grid points
 ``dtype = "float64"`` run follows the same random sequence as a float32 run.
 """
 
-
-def ode_time(step, input_dim: int):
-    """t = step / d, the time of the online teacher–student ODEs."""
-    return step / input_dim
-
-
-def eta_from_lr(lr, input_dim: int):
-    """η = lr · d: the learning rate of Saad & Solla / Goldt et al."""
-    return lr * input_dim
-
-
-def lr_from_eta(eta, input_dim: int):
-    """lr = η / d."""
-    return eta / input_dim

@@ -2,7 +2,7 @@
 
     f(x) = c · Σ_j a_j σ(w_j·x + b_j),     params = {"W": (m, d), "a": (m,)[, "b": (m,)]}
 
-with σ ∈ {relu, erf(·/√2), linear} and the output scale c set by the
+with σ a registered activation (:mod:`jaxrelu.activations`) and the output scale c set by the
 parametrisation: ``standard`` c = 1, ``ntk`` c = 1/√m, ``mean_field`` c = 1/m.
 The learning rate is *not* rescaled with the parametrisation (see
 :mod:`jaxrelu.conventions`).
@@ -21,17 +21,8 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import erf
 
-from jaxrelu import rng
-
-_SQRT_HALF = 1 / math.sqrt(2)
-
-ACTIVATIONS = {
-    "relu": jax.nn.relu,
-    "erf": lambda z: erf(z * _SQRT_HALF),
-    "linear": lambda z: z,
-}
+from jaxrelu import activations, rng
 
 
 def output_scale(parametrization: str, width: int) -> float:
@@ -39,12 +30,12 @@ def output_scale(parametrization: str, width: int) -> float:
     return {"standard": 1.0, "ntk": 1 / math.sqrt(width), "mean_field": 1 / width}[parametrization]
 
 
-def apply(params: dict, x: jax.Array, c: float, activation: str = "relu") -> jax.Array:
-    """Network output. x (..., d) -> (...,)."""
+def apply(params: dict, x: jax.Array, c: float, activation="relu") -> jax.Array:
+    """Network output. x (..., d) -> (...,); ``activation`` a registered name or entry."""
     z = x @ params["W"].T
     if "b" in params:
         z = z + params["b"]
-    return c * (ACTIVATIONS[activation](z) @ params["a"])
+    return c * (activations.get(activation).fn(z) @ params["a"])
 
 
 def preactivations(params: dict, x: jax.Array) -> jax.Array:

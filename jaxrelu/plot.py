@@ -208,7 +208,8 @@ def _legend(ax, handles, n_points: int) -> None:
                    frameon=False)
 
 
-def _new_figure(height: float = _HEIGHT, width: float = _WIDTH) -> Figure:
+def new_figure(height: float = _HEIGHT, width: float = _WIDTH) -> Figure:
+    """An empty figure of the standard figures' size and resolution (experiments draw their own on it)."""
     return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
 
 
@@ -287,10 +288,10 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
     show_div = div is not None and any(np.nanmax(div[i], initial=0.0) > 0 for i in idxs)
 
     if show_div:
-        fig = _new_figure(_HEIGHT + 1.0)
+        fig = new_figure(_HEIGHT + 1.0)
         ax, axd = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1]})
     else:
-        fig = _new_figure()
+        fig = new_figure()
         ax, axd = fig.subplots(), None
 
     theory = res[f"{observable}.ode"] if f"{observable}.ode" in res else None
@@ -413,7 +414,7 @@ def plot_density(res: Results, observable: str, grid_index=None, *, log_color: b
         frac = np.where(tot > 0, counts / np.where(tot > 0, tot, 1), 0.0)
     frac = np.ma.masked_where(frac <= 0, frac)
 
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.subplots()
     logx = _log_spaced(step) if logx is None else logx
     xe = _cell_edges(step, logx)
@@ -477,7 +478,7 @@ def plot_survival(res: Results, observable: str | None = None, *, logx: bool | N
     surv = np.asarray(res[f"fpt.{observable}.survival"], np.float64)
     times = res[f"fpt.{observable}.steps"] if f"fpt.{observable}.steps" in res else None
     idxs = _grid_indices(res)
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.subplots()
     marker = "o" if len(step) <= 2 else None
     handles = []
@@ -531,7 +532,7 @@ def plot_paired_difference(res: Results, observable: str, reference=None, *, lev
     ref = idxs[0] if reference is None else _index(res, reference)
     v = np.asarray(res[key], np.float64)                      # (*grid, seeds, R)
     step = np.asarray(res.step)
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.subplots()
     handles = []
     others = [i for i in idxs if i != ref]
@@ -598,7 +599,7 @@ def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | No
     order = np.argsort(x)
     combos = list(np.ndindex(*mean.shape[:-1]))
 
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.subplots()
     top = blended_transform_factory(ax.transData, ax.transAxes)
     handles = []

@@ -93,20 +93,3 @@ def quantiles(values: np.ndarray, levels, axis: int) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)      # all-nan slices give nan
         q = np.nanquantile(values, levels, axis=axis)
     return np.moveaxis(q, 0, -1)
-
-
-def quantiles_from_histogram(counts: np.ndarray, edges: np.ndarray, levels) -> np.ndarray:
-    """Quantiles from binned counts (linear within a bin); error ≤ one bin width."""
-    counts = np.asarray(counts, np.float64)
-    cdf = np.cumsum(counts, axis=-1)
-    total = cdf[..., -1:]
-    out = []
-    for q in levels:
-        target = q * total
-        i = np.clip(np.sum(cdf < target, axis=-1, keepdims=True), 0, counts.shape[-1] - 1)
-        before = np.take_along_axis(cdf, i, -1) - np.take_along_axis(counts, i, -1)
-        inbin = np.take_along_axis(counts, i, -1)
-        frac = np.where(inbin > 0, (target - before) / np.where(inbin > 0, inbin, 1), 0.0)
-        val = edges[i] + frac * (edges[i + 1] - edges[i])
-        out.append(np.where(total > 0, val, np.nan)[..., 0])
-    return np.stack(out, axis=-1)

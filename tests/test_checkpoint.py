@@ -109,7 +109,7 @@ def test_resume_keeps_the_chunks_it_started_with(tmp_path, monkeypatch):
     resumed where it would be cut differently still finishes in its own chunks."""
     st = study(run={"seeds": 10, "steps": 40, "record_every": 10, "checkpoint_every": 1},
                record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"]})
-    monkeypatch.setattr(engine, "CPU_CHUNK_TRAJECTORIES", 4)
+    monkeypatch.setattr(engine.chunking, "CPU_CHUNK_TRAJECTORIES", 4)
     ref = jaxrelu.run(st)
     assert ref.meta["chunks"] == 3
 
@@ -118,7 +118,7 @@ def test_resume_keeps_the_chunks_it_started_with(tmp_path, monkeypatch):
             raise Stop
     with pytest.raises(Stop):
         jaxrelu.run(st, progress=stop, checkpoint=tmp_path)
-    monkeypatch.setattr(engine, "CPU_CHUNK_TRAJECTORIES", 1024)
+    monkeypatch.setattr(engine.chunking, "CPU_CHUNK_TRAJECTORIES", 1024)
     assert jaxrelu.run(st).meta["chunks"] == 1
     res = jaxrelu.run(st, checkpoint=tmp_path)
     assert res.meta["chunks"] == 3

@@ -64,7 +64,7 @@ def test_refuses_to_overwrite_results(tiny, tmp_path, capsys):
     out = tmp_path / "o"
     assert cli.main(["run", str(tiny), "--out", str(out), "--quiet"]) == 0
     before = (out / "results.npz").read_bytes()
-    assert cli.main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "optimizer.lr=0.01"]) == 2
+    assert cli.main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "optimizer.momentum=0.5"]) == 2
     assert "not empty" in capsys.readouterr().err
     assert (out / "results.npz").read_bytes() == before
     assert cli.main(["run", str(tiny), "--out", str(out), "--quiet", "--overwrite", "--set", "run.seeds=2"]) == 0

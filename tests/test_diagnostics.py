@@ -1,4 +1,4 @@
-"""Diagnostic observables (jaxrelu.diagnostics) against explicit dense computations."""
+"""Diagnostic observables (jaxrelu.observables.diagnostics) against explicit dense computations."""
 
 import functools
 import math
@@ -11,7 +11,9 @@ from conftest import study
 from jax.flatten_util import ravel_pytree
 
 import jaxrelu
-from jaxrelu import diagnostics, model, observables, tasks
+from jaxrelu import model, observables, tasks
+from jaxrelu.observables import diagnostics
+from jaxrelu.registry import OBSERVABLES
 
 DATA_1D = {"kind": "dataset", "inputs": [[-1.5], [-1.0], [0.0], [0.25], [2.0]],
            "targets": [0.7, -0.3, -0.4, 0.4, 0.2]}
@@ -20,12 +22,12 @@ NAMES = ["sharpness", "grad_noise_trace", "grad_noise_top", "noise_to_signal", "
 
 def _ctx(activation="relu", c=1.0):
     return observables.Context(c=c, activation=activation, teacher_activation=None, closed_form=False,
-                               online=False, kind="dataset")
+                               online=False)
 
 
 @functools.cache
 def _jitted(names):
-    fns = [observables.REGISTRY[k].fn for k in names]
+    fns = [OBSERVABLES.get(k).fn for k in names]
     return jax.jit(lambda p, data, ctx: jnp.stack([f(p, None, data, ctx) for f in fns]), static_argnums=2)
 
 

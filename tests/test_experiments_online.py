@@ -2,7 +2,6 @@
 
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ import pytest
 import jaxrelu
 from jaxrelu import cli
 
-EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+EXPERIMENTS = cli.experiments_dir()
 
 
 def load_script(name):
@@ -56,7 +55,8 @@ def test_plateaus_quick(tmp_path):
     for f in ("trajectories.png", "plateau_height.png", "escape_times.png"):
         assert (figs / f).stat().st_size > 10_000
     # never writes into a non-empty results folder
-    assert mod.main(["--quick", "--out", str(out), "--figures", str(figs)]) == 2
+    with pytest.raises(SystemExit, match="not empty"):
+        mod.main(["--quick", "--out", str(out), "--figures", str(figs)])
 
 
 def test_phase_diagram_quick(tmp_path):

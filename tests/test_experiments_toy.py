@@ -1,16 +1,14 @@
-"""The 1-D toy experiment scripts (experiments/{saddle_to_saddle,early_alignment,sparse_features,
+"""The 1-D toy experiment scripts (jaxrelu/experiments/{saddle_to_saddle,early_alignment,sparse_features,
 edge_of_stability}.py): a --quick smoke run each, and their small helpers."""
 
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from jaxrelu import cli, config
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ["saddle_to_saddle", "early_alignment", "sparse_features", "edge_of_stability"]
 FIGURES = {
     "saddle_to_saddle": ["loss_quantiles.png", "passage_times.png", "density_toy1_GD_noise.png"],
@@ -21,7 +19,7 @@ FIGURES = {
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(f"exp_{name}", ROOT / "experiments" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"exp_{name}", cli.experiments_dir() / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -189,7 +189,7 @@ def test_default_chunks_are_dealt_evenly_over_processes(monkeypatch):
     st = config.from_dict({**CFG, "run": {k: v for k, v in CFG["run"].items() if k != "chunk_size"}})
     prog, _ = engine.build(st)
     assert engine.chunk_size(prog, st) == 18                     # one chunk in one process
-    monkeypatch.setattr(engine.jax, "process_count", lambda: 2)
+    monkeypatch.setattr(engine.chunking.jax, "process_count", lambda: 2)
     assert engine.chunk_size(prog, st) == 9                      # two chunks: one for each process
     pinned = config.from_dict(CFG)                               # run.chunk_size is taken as given
     assert engine.chunk_size(prog, pinned) == 6

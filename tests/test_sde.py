@@ -17,6 +17,7 @@ from scipy.linalg import expm
 
 import jaxrelu
 from jaxrelu import observables
+from jaxrelu.registry import OBSERVABLES
 
 X, Y = np.array([1.0, 2.0]), np.array([1.0, 0.0])
 MU2, MUXY = np.mean(X * X), np.mean(X * Y)
@@ -104,7 +105,7 @@ def test_gradient_flow_is_explicit_euler_per_seed():
                                                                  keep_per_seed=("w_signed",)))
         w = jaxrelu.run(st)["w_signed.per_seed"]
     finally:
-        del observables.REGISTRY["w_signed"]
+        OBSERVABLES.unregister("w_signed")
     w_star = MUXY / MU2
     np.testing.assert_allclose(w[:, -1], w_star + (w[:, 0] - w_star) * (1 - lr / k * MU2) ** (steps * k), rtol=1e-10)
 

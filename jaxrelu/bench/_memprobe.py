@@ -138,8 +138,8 @@ def _jaxrelu_xla(study) -> dict:
     sizes = sorted({max(1, C // 4), C})
     totals = {}                    # chunk -> bytes of each program: draw, init, segment
     for c in sizes:
-        keys = engine._seed_keys(seeds_key, jnp.arange(c, dtype=jnp.uint32))
-        (init_c, seg_c), _ = engine._compiled(prog, keys, hp, shared, jnp.ones(c, bool))
+        keys = engine.loop._seed_keys(seeds_key, jnp.arange(c, dtype=jnp.uint32))
+        (init_c, seg_c), _ = engine.compile.compiled(prog, keys, hp, shared, jnp.ones(c, bool))
         stats = [f.memory_analysis() for f in (*init_c.programs, seg_c)]
         totals[c] = [m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
                      - m.alias_size_in_bytes for m in stats]

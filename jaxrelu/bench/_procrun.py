@@ -1,7 +1,7 @@
 """One process of ``jaxrelu bench``'s process-per-core jaxrelu run (:class:`jaxrelu.bench.peers.JaxReluProcs`).
 
 ``python -m jaxrelu.bench._procrun STUDY_JSON META_JSON --coordinator HOST:PORT
---num-processes N --process-id I`` (the arguments :func:`jaxrelu.cli.launch_cpu_processes`
+--num-processes N --process-id I`` (the arguments :func:`jaxrelu.engine.devices.launch_cpu_processes`
 appends) joins the run, runs the study, and process 0 writes the results' meta to META_JSON.
 """
 

@@ -335,7 +335,7 @@ def w1_step_benchmark(S: int, T: int, d: int, m: int, k: int, samplers, reps: in
     import jax
     import jax.numpy as jnp
 
-    from jaxrelu import engine, model, noise
+    from jaxrelu import engine, losses, model
     Wt = jax.random.normal(jax.random.PRNGKey(1), (k, d)) / math.sqrt(d)
     teacher = {"W": Wt, "a": jnp.ones(k)}
     pool = jax.random.normal(jax.random.PRNGKey(2), (64, 1, d))
@@ -343,7 +343,7 @@ def w1_step_benchmark(S: int, T: int, d: int, m: int, k: int, samplers, reps: in
 
     def step(p, x):
         y = model.apply(teacher, x, 1.0, "relu")
-        g = jax.grad(noise.batch_loss)(p, x, y, 1.0, "relu")
+        g = jax.grad(lambda q: losses.mean_loss(losses.SQUARE, model.apply(q, x, 1.0, "relu"), y))(p)
         return jax.tree.map(lambda q, gg: q - lr * gg, p, g)
 
     res = {}

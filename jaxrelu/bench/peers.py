@@ -546,7 +546,7 @@ class JaxRelu:
 # ====================================================== (f) jaxrelu, a process per core
 class JaxReluProcs:
     """jaxrelu as ``jaxrelu run --cpu-processes N`` runs it: N processes on this machine, each
-    pinned to a core with one JAX CPU device (:func:`jaxrelu.cli.launch_cpu_processes`)."""
+    pinned to a core with one JAX CPU device (:func:`jaxrelu.engine.devices.launch_cpu_processes`)."""
     key = "jaxrelu_procs"
     label = "(f) jaxrelu, a pinned process per core"
     per_trajectory = False
@@ -559,7 +559,7 @@ class JaxReluProcs:
         import tempfile
         from pathlib import Path
 
-        from jaxrelu.cli import launch_cpu_processes
+        from jaxrelu.engine.devices import launch_cpu_processes
         from jaxrelu.engine import cpu_cores
         n = len(cpu_cores())
         short = max(1, steps // 10)

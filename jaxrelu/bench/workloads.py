@@ -142,10 +142,13 @@ def problem(study) -> Problem:
 
     from jaxrelu import engine, tasks
     prog, hp = engine.build(study)
-    s, t, m = prog.step, study.task, study.model
+    s, t, m, o = prog.step, study.task, study.model, study.optimizer
     bad = [name for name, cond in [
         ("activation != relu", m.activation != "relu" or (t.kind == "teacher_student" and t.teacher_activation != "relu")),
-        ("momentum", s.momentum), ("weight decay", s.weight_decay), ("Langevin noise", s.langevin),
+        ("momentum", "optimizer.momentum" in s.on), ("weight decay", "optimizer.weight_decay" in s.on),
+        ("Langevin noise", "optimizer.langevin_temperature" in s.on), ("optimizer other than sgd", o.name != "sgd"),
+        ("loss other than square", not s.loss.square), ("task other than teacher_student or dataset",
+                                                        t.kind not in ("teacher_student", "dataset")),
         ("step schedule", bool(s.decay_steps)), ("swept batch size", s.masked_batch),
         ("frozen second layer", not s.train_second_layer), ("task.label_noise", prog.task.label_noise),
         ("sampling with replacement", prog.task.replacement), ("float64", prog.dtype != "float32"),
@@ -161,7 +164,7 @@ def problem(study) -> Problem:
         kind=kind, d=prog.task.input_dim, m=prog.width, k=t.teacher_width if t.kind == "teacher_student" else 0,
         B=prog.task.batch_max, n=prog.task.train_size, bias=prog.bias, c=float(s.c),
         S=study.run.seeds, G=prog.grid_size, lr=f32(hp["optimizer.lr"]),
-        sigma=f32(hp["optimizer.label_noise"]), label_noise=s.label_noise,
+        sigma=f32(hp["optimizer.label_noise"]), label_noise="optimizer.label_noise" in s.on,
         init_scale=float(m.init_scale), second_layer_scale=float(m.second_layer_scale),
         teacher_W=f32(shared.teacher["W"]) if shared.teacher is not None else None,
         teacher_a=f32(shared.teacher["a"]) if shared.teacher is not None else None,
@@ -238,10 +241,10 @@ def replay(study, seeds: int, steps: int) -> dict:
         def at(t):
             key = jax.random.fold_in(jax.random.fold_in(sk, engine.STEPS), t)
             kb, ks = jax.random.split(key)
-            if engine._batch_source(prog) == "block":
+            if engine.batching.batch_source(prog) == "block":
                 kx, _ = jax.random.split(jax.random.fold_in(jax.random.fold_in(sk, engine.BLOCKS), t // engine.BLOCK))
                 x = jax.random.normal(kx, (engine.BLOCK, B, prog.task.input_dim), dt)[t % engine.BLOCK]
-                y = tasks.teacher_output(shared.teacher, x, prog.task.teacher_activation)
+                y = prog.task.task.label(shared, x, prog.task)
             else:
                 x, y = tasks.sample_batch(prog.task, data, kb, jax.random.fold_in(sk, engine.SHUFFLE), t, B, None, dt)
             kl, _ = jax.random.split(ks)

@@ -1,18 +1,11 @@
-"""Observables: per-trajectory scalars evaluated at record times.
+"""The built-in observables, one trajectory each (registered on import; :mod:`jaxrelu.observables`).
 
-An observable is a pure function ``fn(params, params0, data, ctx) -> scalar``
-of the current parameters, the initial parameters (``None`` unless the
-observable declared ``needs_init``), the task arrays (:class:`TaskData`) and the
-static :class:`Context`.  It is vmapped over grid points and seeds by the
-engine.  Register your own with :func:`register`.
-
-Built-ins (all for one trajectory):
-
-``population_loss``   ½ E_x[(f(x) − f*(x))²], noiseless teacher.  Closed form
-                      (:mod:`jaxrelu.theory.kernels`) when neither net has biases
-                      and the activations pair has one; otherwise the mean over
-                      the shared held-out sample of ``task.test_size`` points.
-``train_loss``        ½ mean over the finite training set of (f(x) − y)².
+``population_loss``   E_x[ℓ(f(x), f*(x))] with the noiseless teacher (½ E_x[(f − f*)²] for the
+                      square loss).  Closed form (:mod:`jaxrelu.theory.kernels`) when neither
+                      net has biases, the loss is square and the activations pair has a
+                      kernel; otherwise the mean over the shared held-out sample of
+                      ``task.test_size`` points.
+``train_loss``        mean over the finite training set of ℓ(f(x), y).
 ``weight_norm``       ‖(W, b)‖_F of the first layer.
 ``second_layer_norm`` ‖a‖₂.
 ``max_teacher_cosine``  min over teacher neurons k of max_j cos(w_j, w*_k): 1 when
@@ -26,44 +19,12 @@ Built-ins (all for one trajectory):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import jax
 import jax.numpy as jnp
 
-from jaxrelu import model
+from jaxrelu import losses, model
+from jaxrelu.observables import register
 from jaxrelu.theory import kernels
-
-
-@dataclass(frozen=True)
-class Context:
-    """Static facts an observable may need."""
-    c: float
-    activation: str
-    teacher_activation: str | None
-    closed_form: bool            # population loss in closed form
-    online: bool
-    kind: str
-
-
-@dataclass(frozen=True)
-class Observable:
-    fn: Callable
-    needs_init: bool = False
-    requires: str | None = None  # "teacher" or "train_set": checked against the task
-
-
-REGISTRY: dict[str, Observable] = {}
-
-
-def register(name: str, fn: Callable, needs_init: bool = False, requires: str | None = None) -> None:
-    """Add an observable ``fn(params, params0, data, ctx) -> scalar`` under ``name``."""
-    REGISTRY[name] = Observable(fn, needs_init, requires)
-
-
-def _eval_inputs(data, ctx):
-    return (data.x_test, data.y_test) if data.x_train is None else (data.x_train, data.y_train)
 
 
 def population_loss(params, params0, data, ctx):
@@ -71,13 +32,11 @@ def population_loss(params, params0, data, ctx):
         t = data.teacher
         return kernels.population_loss(params["W"], params["a"], ctx.c, ctx.activation,
                                        t["W"], t["a"], ctx.teacher_activation)
-    r = model.apply(params, data.x_test, ctx.c, ctx.activation) - data.y_test
-    return 0.5 * jnp.mean(r * r)
+    return losses.mean_loss(ctx.loss, model.apply(params, data.x_test, ctx.c, ctx.activation), data.y_test)
 
 
 def train_loss(params, params0, data, ctx):
-    r = model.apply(params, data.x_train, ctx.c, ctx.activation) - data.y_train
-    return 0.5 * jnp.mean(r * r)
+    return losses.mean_loss(ctx.loss, model.apply(params, data.x_train, ctx.c, ctx.activation), data.y_train)
 
 
 def weight_norm(params, params0, data, ctx):
@@ -104,7 +63,7 @@ def mean_teacher_cosine(params, params0, data, ctx):
 
 
 def active_fraction(params, params0, data, ctx):
-    x, _ = _eval_inputs(data, ctx)
+    x, _ = data.eval_set()
     active = jnp.any(model.preactivations(params, x) > 0, axis=0)
     return jnp.mean(active.astype(x.dtype))
 
@@ -115,12 +74,8 @@ def distance_from_init(params, params0, data, ctx):
 
 
 def grad_norm(params, params0, data, ctx):
-    x, y = _eval_inputs(data, ctx)
-
-    def loss(p):
-        r = model.apply(p, x, ctx.c, ctx.activation) - y
-        return 0.5 * jnp.mean(r * r)
-    g = jax.grad(loss)(params)
+    x, y = data.eval_set()
+    g = jax.grad(lambda p: losses.mean_loss(ctx.loss, model.apply(p, x, ctx.c, ctx.activation), y))(params)
     return jnp.sqrt(sum(jnp.sum(v * v) for v in jax.tree.leaves(g)))
 
 
@@ -133,7 +88,3 @@ register("mean_teacher_cosine", mean_teacher_cosine, requires="teacher")
 register("active_fraction", active_fraction)
 register("distance_from_init", distance_from_init, needs_init=True)
 register("grad_norm", grad_norm)
-
-
-# diagnostics (sharpness, gradient-noise statistics, kinks, nuclear norm) register themselves
-from jaxrelu import diagnostics  # noqa: E402,F401

@@ -1,6 +1,6 @@
 """Diagnostic observables: curvature, gradient noise and 1-D implicit-bias measures.
 
-Importing this module registers (see :func:`jaxrelu.observables.register`):
+Registered on import (see :func:`jaxrelu.observables.register`):
 
 ``sharpness``         λ_max(∇²L): the largest (algebraic, *not* largest-|λ|)
                       eigenvalue of the Hessian of the training loss over all
@@ -19,7 +19,7 @@ shared held-out sample (``task.test_size`` rows, *noiseless* teacher labels).
 With θ every leaf of the parameter pytree (W, a and b if present) flattened
 (``jax.flatten_util.ravel_pytree``), P = dim θ,
 
-    ℓ_i(θ) = ½ (f_θ(x_i) − y_i)²,   L(θ) = (1/n) Σ_i ℓ_i(θ),
+    ℓ_i(θ) = ℓ(f_θ(x_i), y_i)  (the study's loss, ½ (f − y)² by default),   L(θ) = (1/n) Σ_i ℓ_i(θ),
     g_i = ∇ℓ_i,   ḡ = ∇L = (1/n) Σ_i g_i,
     Σ = (1/n) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ          (1/n, not 1/(n − 1)).
 
@@ -47,7 +47,8 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxrelu import model, observables, rng
+from jaxrelu import activations, model, rng
+from jaxrelu.observables import register
 
 LANCZOS_STEPS = 32          # Lanczos steps (at most P); fixed, so jit/vmap-safe
 NOISE_CHUNK = 64            # rows per vmapped block of per-sample gradients
@@ -56,18 +57,12 @@ KINK_MERGE_TOL = 1e-3       # kinks closer than this × (max x − min x) are on
 
 
 # ============================================================ helpers
-def _eval_set(data):
-    """(x, y) of the evaluation set: training set, else held-out sample."""
-    return (data.x_test, data.y_test) if data.x_train is None else (data.x_train, data.y_train)
-
-
 def _flat_losses(params, x, y, ctx):
     """(θ, unravel, L(θ_flat), ℓ(θ_flat) -> (n,))."""
     flat, unravel = ravel_pytree(params)
 
     def per_sample(th):
-        r = model.apply(unravel(th), x, ctx.c, ctx.activation) - y
-        return 0.5 * r * r
+        return ctx.loss(model.apply(unravel(th), x, ctx.c, ctx.activation), y)
 
     def mean_loss(th):
         return jnp.mean(per_sample(th))
@@ -148,7 +143,7 @@ def sharpness(params, params0, data, ctx):
     k Hessian–vector products (≈ 4 passes each), O(k²P) reorthogonalisation and
     memory O(n·m + k·P).
     """
-    x, y = _eval_set(data)
+    x, y = data.eval_set()
     flat, _, mean_loss, _ = _flat_losses(params, x, y, ctx)
     _, hvp = jax.linearize(jax.grad(mean_loss), flat)
     return lanczos_max(hvp, flat.size, flat.dtype)
@@ -157,7 +152,7 @@ def sharpness(params, params0, data, ctx):
 # ============================================================ gradient noise
 def _noise_parts(params, data, ctx):
     """(flat θ, ḡ, tr Σ, ℓ) on the evaluation set."""
-    x, y = _eval_set(data)
+    x, y = data.eval_set()
     flat, unravel, mean_loss, per_sample = _flat_losses(params, x, y, ctx)
     gbar = jax.grad(mean_loss)(flat)
 
@@ -165,8 +160,7 @@ def _noise_parts(params, data, ctx):
         xi, yi = xy
 
         def li(th):
-            r = model.apply(unravel(th), xi[None], ctx.c, ctx.activation)[0] - yi
-            return 0.5 * r * r
+            return ctx.loss(model.apply(unravel(th), xi[None], ctx.c, ctx.activation)[0], yi)
         d = jax.grad(li)(flat) - gbar
         return jnp.vdot(d, d)
     n = x.shape[0]
@@ -201,7 +195,7 @@ def grad_noise_top(params, params0, data, ctx):
     Shapes: x (n, d) -> scalar.  Cost: one linearisation + k (jvp + vjp) ≈ 3k
     passes, memory O(n·m + k·P).
     """
-    x, y = _eval_set(data)
+    x, y = data.eval_set()
     flat, _, _, per_sample = _flat_losses(params, x, y, ctx)
     _, jvp = jax.linearize(per_sample, flat)
     _, vjp = jax.vjp(per_sample, flat)
@@ -262,9 +256,9 @@ def kink_count(params, params0, data, ctx):
     diverged).
     """
     _require_1d(params, "kink_count")
-    if ctx.activation != "relu":
-        raise ValueError(f"observable kink_count needs model.activation = 'relu', got {ctx.activation!r}")
-    x, _ = _eval_set(data)
+    if ctx.activation is not activations.RELU:
+        raise ValueError(f"observable kink_count needs model.activation = 'relu', got {ctx.activation.name!r}")
+    x, _ = data.eval_set()
     lo, hi = jnp.min(x), jnp.max(x)
     w = params["W"][:, 0]
     b = params["b"] if "b" in params else jnp.zeros_like(w)
@@ -299,14 +293,14 @@ def nuclear_norm(params, params0, data, ctx):
     d = 1.  Shapes: Φ (n, m) -> scalar.  Cost: one pass plus a thin SVD,
     O(n·m·min(n, m)).
     """
-    x, _ = _eval_set(data)
-    phi = model.ACTIVATIONS[ctx.activation](model.preactivations(params, x))
+    x, _ = data.eval_set()
+    phi = ctx.activation.fn(model.preactivations(params, x))
     return jnp.sum(jnp.linalg.svd(phi, compute_uv=False))
 
 
-observables.register("sharpness", sharpness)
-observables.register("grad_noise_trace", grad_noise_trace)
-observables.register("grad_noise_top", grad_noise_top)
-observables.register("noise_to_signal", noise_to_signal)
-observables.register("kink_count", kink_count)
-observables.register("nuclear_norm", nuclear_norm)
+register("sharpness", sharpness)
+register("grad_noise_trace", grad_noise_trace)
+register("grad_noise_top", grad_noise_top)
+register("noise_to_signal", noise_to_signal)
+register("kink_count", kink_count)
+register("nuclear_norm", nuclear_norm)

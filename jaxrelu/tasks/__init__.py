@@ -1,12 +1,20 @@
 """Tasks: where the data come from, and how a mini-batch is drawn at step t.
 
-``teacher_student``: x ~ N(0, I_d), y = f*(x) + σ_data ξ with a teacher
-f*(x) = Σ_k a*_k σ*(w*_k·x) (rows orthonormal, or Gaussian N(0, 1/d) entries;
-output scale 1, no bias).  The teacher is shared by all trajectories of a run.
-Either *online* (fresh samples at every step) or a finite training set of n
-samples drawn per seed (label noise fixed per sample).
+A task is one registered entry (:data:`jaxrelu.registry.TASKS`), defined in a module of
+its own (:mod:`jaxrelu.tasks.teacher_student`, :mod:`jaxrelu.tasks.dataset`), with a
+small protocol (:class:`Task`):
 
-``dataset``: fixed arrays (x, y), shared by all trajectories.
+* ``shared(key, cfg, dtype) -> TaskData``: what every seed shares (a teacher and its
+  held-out sample, a fixed dataset);
+* ``inputs(key, shape, dtype, start=0)``: the input distribution, drawn for online
+  streams and for training sets drawn per seed (``None``: the task's data are fixed);
+* ``label(data, x, spec)``: the clean labels y = f*(x) of inputs (``None``: fixed labels);
+* ``teacher``: whether ``TaskData.teacher`` holds a target network (teacher overlaps,
+  closed-form population loss).
+
+Everything else is generic and lives here: ``task.train_size = "online"`` draws fresh
+samples at every step; an integer n draws a training set per seed (label noise
+``task.label_noise`` fixed per sample); a fixed dataset is shared by all seeds.
 
 Mini-batches from a finite set are drawn without replacement within an epoch and
 reshuffled every epoch: sample position p = t·B + i of the infinite stream
@@ -17,31 +25,47 @@ reads index perm_e[p mod n] with e = ⌊p/n⌋ and perm_e a permutation drawn fr
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from jaxrelu import model, rng
+from jaxrelu import rng
+from jaxrelu.registry import TASKS
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A registered task (see the module docstring for the protocol)."""
+    name: str
+    shared: Callable
+    inputs: Callable | None = None
+    label: Callable | None = None
+    teacher: bool = False
+
+
+def register(name: str, shared: Callable, *, inputs: Callable | None = None, label: Callable | None = None,
+             teacher: bool = False) -> Task:
+    """Register a task under ``name`` (``task.kind`` in a study); returns the entry."""
+    return TASKS.register(name, Task(name, shared, inputs, label, teacher))
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     """Static description of a task (shapes and structure; hashable)."""
-    kind: str
+    task: Task
     input_dim: int
     online: bool
     train_size: int              # 0 when online
     batch_max: int               # largest batch over the grid (rows drawn per step)
     full_batch: bool             # B = n fixed and no replacement: every step uses all data
     replacement: bool
-    teacher_activation: str
+    teacher_activation: object           # the teacher's activation entry (teacher tasks), else None
     test_size: int
     label_noise: bool            # data labels carry noise (task.label_noise ≠ 0 or swept)
     population_rows: int = 0     # online SDE/flow: fresh samples per step standing in for the population
+    params: tuple = ()           # task.params of a user's task: sorted (key, value) pairs
 
 
 class TaskData(NamedTuple):
@@ -61,52 +85,33 @@ class TaskData(NamedTuple):
         """Training labels with the data noise of the grid point."""
         return self.y_train + data_noise * self.e_train
 
-
-def teacher_output(teacher: dict, x: jax.Array, activation: str) -> jax.Array:
-    """f*(x) for x (..., d)."""
-    return model.apply(teacher, x, 1.0, activation)
-
-
-def make_teacher(key, cfg, dtype) -> dict:
-    """Teacher parameters {"W": (k, d), "a": (k,)} from ``TaskConfig`` cfg."""
-    k, d = cfg.teacher_width, cfg.input_dim
-    if cfg.teacher_weights == "orthonormal":
-        W = model.orthonormal_rows(key, k, d, dtype)
-    else:
-        W = rng.normal(key, (k, d), dtype) / math.sqrt(d)
-    a = jnp.broadcast_to(jnp.asarray(cfg.teacher_second_layer, dtype), (k,))
-    return {"W": W, "a": a}
+    def eval_set(self):
+        """(x, y) on which observables evaluate: the training set, else the held-out sample."""
+        return (self.x_test, self.y_test) if self.x_train is None else (self.x_train, self.y_train)
 
 
 def make_shared(key, cfg, dtype) -> TaskData:
-    """Everything shared by all seeds: teacher and held-out sample, or the fixed dataset."""
-    if cfg.kind == "dataset":
-        x = jnp.asarray(np.asarray(cfg.inputs), dtype)
-        y = jnp.asarray(np.asarray(cfg.targets), dtype)
-        return TaskData(x_train=x, y_train=y)
-    kt, kx = rng.split(key)
-    teacher = make_teacher(kt, cfg, dtype)
-    x_test = rng.normal(kx, (cfg.test_size, cfg.input_dim), dtype)
-    return TaskData(teacher=teacher, x_test=x_test,
-                    y_test=teacher_output(teacher, x_test, cfg.teacher_activation))
+    """Everything shared by all seeds of the task ``cfg.kind`` (its entry's ``shared``)."""
+    return TASKS.get(cfg.kind, "task.kind").shared(key, cfg, dtype)
 
 
 def draw_seed_data(key, spec: TaskSpec, dtype) -> dict:
-    """The random arrays of a seed's finite training set: e_train (n,)[, x_train (n, d)]."""
+    """The random arrays of a seed's finite training set: e_train (n,)[, x_train (n, d) when the
+    task draws its inputs]."""
     if spec.online:
         return {}
     kx, kn = rng.split(key)
     out = {"e_train": rng.normal(kn, (spec.train_size,), dtype)}
-    if spec.kind == "teacher_student":
-        out["x_train"] = rng.normal(kx, (spec.train_size, spec.input_dim), dtype)
+    if spec.task.inputs is not None:
+        out["x_train"] = spec.task.inputs(kx, (spec.train_size, spec.input_dim), dtype)
     return out
 
 
 def label_seed_data(drawn: dict, shared: TaskData, spec: TaskSpec) -> dict:
-    """:func:`draw_seed_data`'s arrays with the teacher's clean labels y_train (n,) added."""
+    """:func:`draw_seed_data`'s arrays with the clean labels y_train (n,) of the drawn inputs added."""
     if "x_train" not in drawn:
         return drawn
-    return {**drawn, "y_train": teacher_output(shared.teacher, drawn["x_train"], spec.teacher_activation)}
+    return {**drawn, "y_train": spec.task.label(shared, drawn["x_train"], spec)}
 
 
 def make_seed_data(key, shared: TaskData, spec: TaskSpec, dtype) -> dict:
@@ -152,7 +157,7 @@ def draw_online_batch(spec: TaskSpec, keys, i, dtype) -> dict:
     """
     kx, kn = keys
     B, d = spec.batch_max, spec.input_dim
-    out = {"x": rng.normal(kx, (B, d), dtype, start=i * (B * d))}
+    out = {"x": spec.task.inputs(kx, (B, d), dtype, start=i * (B * d))}
     if spec.label_noise:
         out["e"] = rng.normal(kn, (B,), dtype, start=i * B)
     return out
@@ -160,15 +165,15 @@ def draw_online_batch(spec: TaskSpec, keys, i, dtype) -> dict:
 
 def online_batch(spec: TaskSpec, data: TaskData, drawn: dict) -> dict:
     """A :func:`draw_online_batch` draw with its clean labels y = f*(x) (B,)."""
-    return {**drawn, "y": teacher_output(data.teacher, drawn["x"], spec.teacher_activation)}
+    return {**drawn, "y": spec.task.label(data, drawn["x"], spec)}
 
 
 def sample_iid(spec: TaskSpec, data: TaskData, key, rows: int, data_noise, dtype):
     """``rows`` i.i.d. samples: fresh Gaussian inputs online, uniform indices of a finite set."""
     if spec.online:
         kx, kn = rng.split(key)
-        x = rng.normal(kx, (rows, spec.input_dim), dtype)
-        y = teacher_output(data.teacher, x, spec.teacher_activation)
+        x = spec.task.inputs(kx, (rows, spec.input_dim), dtype)
+        y = spec.task.label(data, x, spec)
         if data_noise is not None:
             y = y + data_noise * rng.normal(kn, (rows,), dtype)
         return x, y
@@ -201,3 +206,7 @@ def sample_batch(spec: TaskSpec, data: TaskData, key, shuffle_key, t, batch_size
     perms = epoch_permutations(spec, shuffle_key, (t * batch_size) // spec.train_size, epochs_spanned(spec, batch_size))
     idx = _epoch_indices(spec, perms, t, batch_size)
     return data.x_train[idx], y[idx]
+
+
+# the built-in tasks register themselves
+from jaxrelu.tasks import dataset, teacher_student  # noqa: E402,F401

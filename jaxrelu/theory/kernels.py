@@ -1,7 +1,8 @@
 """Closed-form Gaussian integrals of two-layer networks.
 
 For pre-activations (u, v) ~ N(0, [[q1, r], [r, q2]]) the *activation kernel*
-is κ(q1, q2, r) = E[σ(u) σ'(v)].  Closed forms used here:
+is κ(q1, q2, r) = E[σ(u) σ'(v)].  Each activation entry carries its closed forms
+(:mod:`jaxrelu.activations`); the built-ins:
 
 * relu–relu (arc-cosine kernel of degree 1, Cho & Saul 2009):
   κ = √(q1 q2)/(2π) · (sin θ + (π − θ) cos θ),  cos θ = r / √(q1 q2);
@@ -16,43 +17,28 @@ f*(x) = Σ_k a*_k σ*(w*_k·x), x ~ N(0, I_d), is then
   ε = ½ E[(f − f*)²] = ½ (c² aᵀ K(W, W) a − 2c aᵀ K(W, W*) a* + a*ᵀ K(W*, W*) a*),
 
 with K(A, B)_ij = κ(‖A_i‖², ‖B_j‖², A_i·B_j).  This is the ``population_loss``
-observable whenever both networks have no biases and a pair of activations above.
+observable whenever both networks have no biases, the loss is square and the pair of
+activations has a kernel.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-#: activation pairs with a closed-form kernel (order-insensitive)
-CLOSED_FORM_PAIRS = {("relu", "relu"), ("erf", "erf"), ("linear", "linear"),
-                     ("linear", "relu"), ("erf", "linear")}
+from jaxrelu import activations
 
 
-def has_closed_form(act1: str, act2: str) -> bool:
-    """Whether κ for the pair (act1, act2) has a closed form here."""
-    return tuple(sorted((act1, act2))) in CLOSED_FORM_PAIRS
+def has_closed_form(act1, act2) -> bool:
+    """Whether κ for the pair (act1, act2) (names or entries) has a closed form."""
+    return activations.pair_kernel(activations.get(act1), activations.get(act2)) is not None
 
 
-def kernel(q1, q2, r, act1: str, act2: str):
+def kernel(q1, q2, r, act1, act2):
     """E[σ1(u) σ2(v)] for (u, v) ~ N(0, [[q1, r], [r, q2]]); broadcasts over arrays."""
-    pair = tuple(sorted((act1, act2)))
-    if pair == ("relu", "relu"):
-        norm = jnp.sqrt(q1 * q2)
-        safe = jnp.where(norm > 0, norm, 1.0)
-        cos = jnp.clip(r / safe, -1.0, 1.0)
-        theta = jnp.arccos(cos)
-        val = norm / (2 * jnp.pi) * (jnp.sqrt(1 - cos**2) + (jnp.pi - theta) * cos)
-        return jnp.where(norm > 0, val, 0.0)
-    if pair == ("erf", "erf"):
-        return 2 / jnp.pi * jnp.arcsin(r / jnp.sqrt((1 + q1) * (1 + q2)))
-    if pair == ("linear", "linear"):
-        return r
-    if pair == ("linear", "relu"):
-        return r / 2
-    if pair == ("erf", "linear"):
-        q_erf = q1 if act1 == "erf" else q2
-        return r * jnp.sqrt(2 / jnp.pi) / jnp.sqrt(1 + q_erf)
-    raise ValueError(f"no closed-form kernel for activations {act1!r} and {act2!r}")
+    k = activations.pair_kernel(activations.get(act1), activations.get(act2))
+    if k is None:
+        raise ValueError(f"no closed-form kernel for activations {act1!r} and {act2!r}")
+    return k(q1, q2, r)
 
 
 def kernel_matrix(A, B, act1: str, act2: str):

@@ -8,7 +8,7 @@ threshold of GD on a quadratic, and then hovers at or just above 2/lr while the
 loss keeps decreasing non-monotonically.  We test this on a small two-layer
 ReLU network (m = 32, biases) fitting y = sin(πx) at 20 points of [−1, 1], with
 full-batch GD at several lr and S seeds each, recording the sharpness
-(``jaxrelu.diagnostics``: Lanczos on Hessian–vector products) at every record.
+(``jaxrelu.observables.diagnostics``: Lanczos on Hessian–vector products) at every record.
 
 Conventions (``jaxrelu/conventions.py``): our loss is ½ mean (f − y)²; the
 sharpness is that of the same loss, so the stability threshold of our GD is
@@ -30,7 +30,6 @@ Usage: ``jaxrelu run edge_of_stability [--quick] [--seeds N] [--set KEY=VALUE ..
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -39,10 +38,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-import jaxrelu
-import jaxrelu.diagnostics  # registers sharpness
-from jaxrelu import analysis, cli, config
-from jaxrelu.plot import DPI, OKABE_ITO, _new_figure
+from jaxrelu import analysis
+from jaxrelu.experiments import _common as common
+from jaxrelu.plot import DPI, OKABE_ITO, new_figure
 
 NAME = "edge_of_stability"
 N_POINTS, WIDTH = 20, 32
@@ -68,14 +66,6 @@ def base_config(init: str, lrs, seeds: int, steps: int, records: int) -> dict:
         "record": {"observables": ["train_loss", "sharpness"], "keep_per_seed": ["train_loss", "sharpness"],
                    "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95]},
     }
-
-
-def fresh_out(out: str | None) -> Path:
-    out = Path(out) if out is not None else cli.fresh_out(NAME)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SystemExit(f"error: output directory {str(out)!r} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def wilson(k: int, n: int) -> list:
@@ -138,7 +128,7 @@ def sharpness_figure(res, init: str, path: Path) -> None:
     ql = np.asarray(res["train_loss.quantiles"], np.float64)
     ncol = 3
     nrow = -(-(len(lrs) + 1) // ncol)
-    fig = _new_figure(height=3.3 * nrow, width=12.0)
+    fig = new_figure(height=3.3 * nrow, width=12.0)
     axes = np.atleast_1d(fig.subplots(nrow, ncol)).ravel()
     for ax, (i, lr), c in zip(axes, enumerate(lrs), OKABE_ITO):
         ax.fill_between(step, qs[i, :, 0], qs[i, :, 4], color=c, alpha=0.15, lw=0, label="5–95 % of seeds")
@@ -165,24 +155,17 @@ def sharpness_figure(res, init: str, path: Path) -> None:
         ax.set_visible(False)
     cfg = res.meta["config"]["model"]
     fig.suptitle(f"{init} init (w, b ~ N(0, {cfg['init_scale']:.3g}²), a ~ N(0, {cfg['second_layer_scale']:.3g}²)): "
-                 f"full-batch GD, m = {WIDTH}, {N_POINTS} points of sin(πx), {res['sharpness.per_seed'].shape[1]} seeds",
+                 f"full-batch GD, m = {WIDTH}, {N_POINTS} points of sin(πx), "
+                 f"{res['sharpness.per_seed'].shape[1]} seeds",
                  fontsize="medium")
     fig.savefig(path, dpi=DPI)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per lr (default 64)")
-    p.add_argument("--steps", type=int, default=None, help="GD steps (default 20000)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override applied to both runs, e.g. --set model.width=64")
-    p.add_argument("--figures", default=f"figures/{NAME}")
-    p.add_argument("--out", default=None, help="results folder (default: a fresh folder under runs/)")
-    p.add_argument("--from", dest="source", default=None, metavar="DIR",
-                   help="re-analyse the results saved in DIR by an earlier run instead of simulating")
+    p = common.parser(NAME, __doc__, seeds_help="seeds per lr (default 64)", steps_help="GD steps (default 20000)",
+                      set_example="model.width=64", source=True)
     args = p.parse_args(argv)
-    out = Path(args.source) if args.source else fresh_out(args.out)
+    out = common.results_dir(NAME, args.out, source=args.source)
     t_start = time.perf_counter()
     seeds = args.seeds or (4 if args.quick else 64)
     steps = args.steps or (300 if args.quick else 20_000)
@@ -190,24 +173,21 @@ def main(argv=None) -> int:
     runs = {}
     for init, spec in INITS.items():
         lrs = [spec["lrs"][0], spec["lrs"][-1]] if args.quick else spec["lrs"]
-        if args.source:
-            runs[init] = jaxrelu.load(out / f"gd_{init}")
-        else:
-            runs[init] = jaxrelu.run(config.from_dict(
-                base_config(init, lrs, seeds, steps, records), overrides=args.set))
-            runs[init].save(out / f"gd_{init}")
+        runs[init] = common.run_or_load(base_config(init, lrs, seeds, steps, records), out, f"gd_{init}",
+                                        overrides=args.set, source=args.source)
         print(f"{init}: run {runs[init].meta['run_seconds']:.1f}s, compile {runs[init].meta['compile_seconds']:.1f}s",
               file=sys.stderr)
 
     summary = {"n_points": N_POINTS, "width": WIDTH, "steps": int(runs["standard"].step[-1]), "edge_band": EDGE,
                "overrides": args.set, "inits": {}}
     for init, res in runs.items():
-        summary["inits"][init] = {"model": res.meta["config"]["model"], "seeds": int(res["sharpness.per_seed"].shape[1]),
+        summary["inits"][init] = {"model": res.meta["config"]["model"],
+                                  "seeds": int(res["sharpness.per_seed"].shape[1]),
                                   "run_seconds": res.meta["run_seconds"],
                                   "compile_seconds": res.meta["compile_seconds"], "per_lr": analyse(res)}
 
     # ------------------------------------------------------------------ figures
-    fig_dir = Path(args.figures)
+    fig_dir = args.figures
     fig_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for init, res in runs.items():
@@ -215,7 +195,7 @@ def main(argv=None) -> int:
         sharpness_figure(res, init, path)
         written.append(path)
 
-    fig = _new_figure(height=7.4, width=11.0)
+    fig = new_figure(height=7.4, width=11.0)
     axes = fig.subplots(2, 2)
     for (a1, a2), (init, res) in zip(axes, runs.items()):
         lrs = [float(v) for v in res["optimizer.lr"]]

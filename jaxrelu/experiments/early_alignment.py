@@ -31,18 +31,16 @@ Usage: ``jaxrelu run early_alignment [--quick] [--seeds N] [--set KEY=VALUE ...]
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-import jaxrelu
-from jaxrelu import analysis, cli, config
-from jaxrelu.plot import DPI, OKABE_ITO, _new_figure
+from jaxrelu import analysis
+from jaxrelu.experiments import _common as common
+from jaxrelu.plot import DPI, OKABE_ITO, new_figure
 
 NAME = "early_alignment"
 X, Y = [-0.75, -0.5, 0.125], [1.1, 0.1, 0.8]
@@ -80,14 +78,6 @@ def base_config(init: str, batch: int, noises, seeds: int, steps: int, records: 
     return d
 
 
-def fresh_out(out: str | None) -> Path:
-    out = Path(out) if out is not None else cli.fresh_out(NAME)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SystemExit(f"error: output directory {str(out)!r} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def escape_times(loss: np.ndarray, step: np.ndarray) -> np.ndarray:
     """(seeds,) first record step with loss ≤ THRESHOLD; inf if never; nan if diverged."""
     hit = loss <= THRESHOLD
@@ -105,19 +95,12 @@ def binomial(k: int, n: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per grid point (default 32)")
-    p.add_argument("--steps", type=int, default=None, help="steps (default 160000 = time 320 at lr 2e-3)")
+    p = common.parser(NAME, __doc__, seeds_help="seeds per grid point (default 32)",
+                      steps_help="steps (default 160000 = time 320 at lr 2e-3)", set_example="model.width=200",
+                      source=True)
     p.add_argument("--noise", type=float, default=0.3, help="label-noise sigma of the GD + label-noise runs")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override applied to every run, e.g. --set model.width=200")
-    p.add_argument("--figures", default=f"figures/{NAME}")
-    p.add_argument("--out", default=None, help="results folder (default: a fresh folder under runs/)")
-    p.add_argument("--from", dest="source", default=None, metavar="DIR",
-                   help="re-analyse the results saved in DIR by an earlier run instead of simulating")
     args = p.parse_args(argv)
-    out = Path(args.source) if args.source else fresh_out(args.out)
+    out = common.results_dir(NAME, args.out, source=args.source)
     t_start = time.perf_counter()
     seeds = args.seeds or (4 if args.quick else 32)
     steps = args.steps or (1000 if args.quick else 160_000)
@@ -126,11 +109,7 @@ def main(argv=None) -> int:
     noises = [0.0, args.noise]
 
     def obtain(key: str, data: dict):
-        if args.source:
-            return jaxrelu.load(out / key)
-        res = jaxrelu.run(config.from_dict(data, overrides=args.set))
-        res.save(out / key)
-        return res
+        return common.run_or_load(data, out, key, overrides=args.set, source=args.source)
 
     # outcome[init][config] = (lambdas, escape times (n_lambda, seeds), final loss (n_lambda, seeds), seconds)
     CONFIGS = ("GD", f"GD + label noise {args.noise:g}") + (() if args.quick else ("SGD B=1",))
@@ -206,11 +185,11 @@ def main(argv=None) -> int:
             if only_b + only_u else 1.0}
 
     # ------------------------------------------------------------------ figures
-    fig_dir = Path(args.figures)
+    fig_dir = args.figures
     fig_dir.mkdir(parents=True, exist_ok=True)
     written = []
     lam = np.asarray(lambdas)
-    fig = _new_figure(height=4.2, width=11.0)
+    fig = new_figure(height=4.2, width=11.0)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, init in zip(axes, INITS):
         for j, (c, col) in enumerate(zip(CONFIGS, OKABE_ITO)):
@@ -235,7 +214,7 @@ def main(argv=None) -> int:
     written.append(path)
 
     # Kaplan–Meier: P(not yet escaped by step t) with log-log 95 % bands, GD
-    fig = _new_figure(height=4.2, width=11.0)
+    fig = new_figure(height=4.2, width=11.0)
     axes = fig.subplots(1, 2, sharey=True)
     cols = {v: c for v, c in zip(lambdas, OKABE_ITO)}
     for ax, init in zip(axes, INITS):

@@ -34,19 +34,16 @@ Usage: ``jaxrelu run sparse_features [--quick] [--seeds N] [--set KEY=VALUE ...]
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-import jaxrelu
-import jaxrelu.diagnostics  # registers kink_count, nuclear_norm
-from jaxrelu import analysis, cli, config
-from jaxrelu.plot import DPI, OKABE_ITO, _new_figure
+from jaxrelu import analysis
+from jaxrelu.experiments import _common as common
+from jaxrelu.plot import DPI, OKABE_ITO, new_figure
 
 NAME = "sparse_features"
 X = [float(v) / 4 + 0.07 for v in np.arange(-5.5, 6.0, 1.0)]
@@ -72,32 +69,16 @@ def base_config(decay_at: float, lrs, seeds: int, steps: int, records: int) -> d
     }
 
 
-def fresh_out(out: str | None) -> Path:
-    out = Path(out) if out is not None else cli.fresh_out(NAME)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SystemExit(f"error: output directory {str(out)!r} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def median_ci(x) -> list:
     q = analysis.quantile_ci(np.asarray(x, float), 0.5)
     return [float(q.estimate), float(q.low), float(q.high)]
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per grid point (default 64)")
-    p.add_argument("--steps", type=int, default=None, help="SGD steps (default 200000)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override applied to every run, e.g. --set optimizer.decay_factor=0.01")
-    p.add_argument("--figures", default=f"figures/{NAME}")
-    p.add_argument("--out", default=None, help="results folder (default: a fresh folder under runs/)")
-    p.add_argument("--from", dest="source", default=None, metavar="DIR",
-                   help="re-analyse the results saved in DIR by an earlier run instead of simulating")
+    p = common.parser(NAME, __doc__, seeds_help="seeds per grid point (default 64)",
+                      steps_help="SGD steps (default 200000)", set_example="optimizer.decay_factor=0.01", source=True)
     args = p.parse_args(argv)
-    out = Path(args.source) if args.source else fresh_out(args.out)
+    out = common.results_dir(NAME, args.out, source=args.source)
     t_start = time.perf_counter()
     seeds = args.seeds or (4 if args.quick else 64)
     steps = args.steps or (1000 if args.quick else 200_000)
@@ -107,12 +88,8 @@ def main(argv=None) -> int:
     runs = {}
     for da in DECAYS:
         key = f"decay{da:g}"
-        if args.source:
-            res = jaxrelu.load(out / key)
-        else:
-            res = jaxrelu.run(config.from_dict(
-                base_config(da, lrs, seeds, steps, records), overrides=args.set))
-            res.save(out / key)
+        res = common.run_or_load(base_config(da, lrs, seeds, steps, records), out, key,
+                                 overrides=args.set, source=args.source)
         runs[da] = res
         print(f"decay at {da:g}: run {res.meta['run_seconds']:.1f}s, compile {res.meta['compile_seconds']:.1f}s",
               file=sys.stderr)
@@ -157,14 +134,14 @@ def main(argv=None) -> int:
         summary["paired_50_minus_2"][f"lr={lr:g}"] = row
 
     # ------------------------------------------------------------------ figures
-    fig_dir = Path(args.figures)
+    fig_dir = args.figures
     fig_dir.mkdir(parents=True, exist_ok=True)
     written = []
     labels = {"train_loss": "training loss ½ mean (f − y)²", "active_fraction": "fraction of active neurons",
               "nuclear_norm": "nuclear norm of relu(w x_i + b)", "kink_count": "kinks in the data range"}
     # trajectories: the smallest and a large lr, both schedules (median and 25–75 %)
     show = sorted({lrs[0], lrs[min(3, len(lrs) - 1)]})
-    fig = _new_figure(height=7.0, width=11.0)
+    fig = new_figure(height=7.0, width=11.0)
     axes = fig.subplots(2, 2).ravel()
     s = step > 0
     for ax, o in zip(axes, OBS):
@@ -193,7 +170,7 @@ def main(argv=None) -> int:
     written.append(path)
 
     # final values against lr: median with its 95 % interval (order statistics)
-    fig = _new_figure(height=7.0, width=11.0)
+    fig = new_figure(height=7.0, width=11.0)
     axes = fig.subplots(2, 2).ravel()
     for ax, o in zip(axes, OBS):
         for j, (da, c) in enumerate(zip(DECAYS, ("#E69F00", "#0072B2"))):

@@ -23,7 +23,6 @@ smoke test; ``--seeds N``, ``--batch-sizes 1 4 16 64 256``, ``--set key=value``
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -206,28 +205,19 @@ def figure(results, rows, r_fine, eps_fine, fits, path: Path, burn_in: float = B
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=f"jaxrelu run {NAME}", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, seconds)")
-    p.add_argument("--out", help="results folder (default: a fresh folder under runs/)")
-    p.add_argument("--figures", default=None, help=f"figure folder (default figures/{NAME})")
-    p.add_argument("--seeds", type=int, default=32, help="seeds per grid point (default 32)")
+    from jaxrelu.experiments import _common as common
+    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, seconds)",
+                      seeds_help="seeds per grid point (default 32)", set_example="task.input_dim=500", source=True,
+                      seeds=32)
     p.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
     p.add_argument("--records", type=int, default=300, help="linearly spaced records per run (default 300)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key of every study, e.g. --set task.input_dim=500")
-    p.add_argument("--from", dest="from_dir", metavar="DIR",
-                   help="no simulation: re-analyse and re-plot the results folder DIR of an earlier run")
     args = p.parse_args(argv)
 
     import jaxrelu
-    from jaxrelu import analysis, cli, config, plot
+    from jaxrelu import analysis, config, plot
     from jaxrelu.config import ConfigError
 
-    out = Path(args.out) if args.out else cli.fresh_out(NAME)
-    if not args.from_dir and out.exists() and (not out.is_dir() or any(out.iterdir())):
-        print(f"error: output directory {str(out)!r} is not empty; choose another --out", file=sys.stderr)
-        return 2
-    figdir = Path(args.figures) if args.figures else Path("figures") / NAME
+    figdir = args.figures
     d, seeds, records, Bs, log2 = 100, args.seeds, args.records, args.batch_sizes, 14
     burn_in, horizon = BURN_IN, HORIZON
     if args.quick:
@@ -249,12 +239,14 @@ def main(argv=None) -> int:
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    # --from: re-analyse only; the summary is printed, not written
+    out = None if args.source else common.results_dir(NAME, args.out)
 
     t0 = time.perf_counter()
     results, rows = [], []
-    if args.from_dir:
-        studies, out = [], None
-        for sub in sorted(Path(args.from_dir).glob("B*"), key=lambda q: int(q.name[1:])):
+    if args.source:
+        studies = []
+        for sub in sorted(Path(args.source).glob("B*"), key=lambda q: int(q.name[1:])):
             res = jaxrelu.load(sub)
             B = int(res.meta["config"]["optimizer"]["batch_size"])
             d = int(res.meta["config"]["task"]["input_dim"])
@@ -312,15 +304,16 @@ def main(argv=None) -> int:
     print("    B      eta     eta/B   eps_inf +- sem (Sokal)  [sem seeds]    ODE        SGD/ODE-1    tau  div")
     for r in sorted(rows, key=lambda r: (r["r"], r["B"])):
         dev = 100 * (r["mean"] / r["ode"] - 1)
-        print(f"  {r['B']:3d}  {r['eta']:7.4g}  {r['r']:7.4g}   {r['mean']:.4e} +- {r['sem']:.1e}  [{r['sem_seeds']:.1e}]"
-              f"   {r['ode']:.4e}   {dev:+6.1f}% +- {100 * r['sem'] / r['ode']:.1f}%  {r['tau']:5.1f}  {r['diverged']:.2f}")
+        print(f"  {r['B']:3d}  {r['eta']:7.4g}  {r['r']:7.4g}   {r['mean']:.4e} +- {r['sem']:.1e}"
+              f"  [{r['sem_seeds']:.1e}]   {r['ode']:.4e}   {dev:+6.1f}% +- {100 * r['sem'] / r['ode']:.1f}%"
+              f"  {r['tau']:5.1f}  {r['diverged']:.2f}")
     for k, f in fits.items():
         extra = f" [{f['exponent_low']:.3f}, {f['exponent_high']:.3f}], chi2 = {f['chi2']:.1f} / {f['dof']} dof" \
             if "exponent_low" in f else ""
         print(f"power law eps_inf ~ (eta/B)^p, {k}: p = {f['exponent']:.3f} +- {f['exponent_se']:.3f}{extra}")
     print(f"figure: {fig}", file=sys.stderr)
     print(f"[{NAME}] wall time {wall:.0f}s (ODE {ode_seconds:.0f}s)", file=sys.stderr)
-    print(out if out is not None else args.from_dir)
+    print(out if out is not None else args.source)
     return 0
 
 

@@ -1,10 +1,11 @@
-"""Phase diagram of online SGD (Veiga et al. NeurIPS 2022): the blue (δ = 0) and green (δ = 0.5) regimes, d = 100, k = 4, p = 8.
+"""Phase diagram of online SGD (Veiga et al. 2022): blue (δ = 0) and green (δ = 0.5) regimes, d = 100, k = 4, p = 8.
 
-Reproduces the single-run curves of the reference code (rodsveiga/phdiag_sgd,
-``sim/how_to.ipynb``) with a distribution over seeds: erf(·/√2) committee
-machines with fixed second layers 1/k (teacher, k = 4 orthonormal rows) and 1/p
-(student, p = 8 unit-norm rows), label noise of variance Δ = 1e-3, learning rate
-γ = γ0/d^δ with γ0 = 8, population error ε_g = ½ E[(f − f*)²] (noiseless teacher).
+Reproduces the single-run curves of the reference code of Veiga et al. (NeurIPS
+2022; rodsveiga/phdiag_sgd, ``sim/how_to.ipynb``) with a distribution over
+seeds: erf(·/√2) committee machines with fixed second layers 1/k (teacher, k = 4
+orthonormal rows) and 1/p (student, p = 8 unit-norm rows), label noise of
+variance Δ = 1e-3, learning rate γ = γ0/d^δ with γ0 = 8, population error
+ε_g = ½ E[(f − f*)²] (noiseless teacher).
 
 Mapping of their conventions onto ours (see experiments/notes/phase_diagram.md):
 their weights W = √d × ours; their update W += γ/(p√d)·(y − ŷ)·σ'(h)·x is SGD on
@@ -20,7 +21,6 @@ cores.  ``--seeds``/``--green-seeds`` change the sample sizes,
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -88,28 +88,15 @@ def regime_config(delta: float, d: int, seeds: int, alpha_max: float, per_decade
     }
 
 
-def ode_mean(study, n_seeds: int) -> np.ndarray:
+def ode_per_seed(study, n_seeds: int) -> np.ndarray:
     """ε_g(t) of the d → ∞ ODE (η²-terms and label noise included) from the first
     ``n_seeds`` seeds' initial weights: (n_seeds, n_records)."""
-    import jax
+    from jaxrelu.theory import predict
 
-    from jaxrelu import engine
-    from jaxrelu.theory import ode
-
-    params, shared, hp = engine.initial_params(study, n_seeds)
-    d = study.task.input_dim
-    times = np.asarray(study.record_steps(), np.float64) / d
-    c = float(engine.build(study)[0].step.c)
-    Wt = shared.teacher["W"]
-    teacher = ode.teacher_from_weights(Wt, shared.teacher["a"])
-    eta = float(hp["optimizer.lr"][0]) * d
     a0 = float(study.model.second_layer_init)
-    dt = min(0.06 / (eta * a0 * a0), 5.0)      # rates scale with η v²: dt = 0.48 (blue), 4.8 (green); rel. error < 1e-4
-    states = jax.vmap(lambda W, a: ode.state_from_weights(W, a, Wt, c))(params["W"][:, 0], params["a"][:, 0])
-    traj = jax.vmap(lambda s: ode.integrate(
-        s, teacher, times, activation="erf", eta=eta, label_noise=study.task.label_noise, c=c, dt=dt,
-        train_second_layer=False))(states)
-    return np.asarray(traj.eps)
+    # rates scale with η v²: dt = 0.48 (blue), 4.8 (green); rel. error < 1e-4
+    eps = predict.ode_trajectories(study, n_seeds, dt=lambda eta: min(0.06 / (eta * a0 * a0), 5.0))
+    return eps.astype(np.float32)     # the ODE's own precision: means over seeds as published
 
 
 def compare(res, ode_eps, regime: str, delta: float) -> dict:
@@ -129,7 +116,8 @@ def compare(res, ode_eps, regime: str, delta: float) -> dict:
         m = analysis.mean_ci(per_seed[:, j])
         theirs = REFERENCE[regime].get(a) if d == D else None
         vals = per_seed[:, j][np.isfinite(per_seed[:, j])]
-        rows.append({"alpha": a, "alpha_record": float(alpha[j]), "step": int(res.step[j]), "mean": m.mean, "sem": m.sem,
+        rows.append({"alpha": a, "alpha_record": float(alpha[j]), "step": int(res.step[j]),
+                     "mean": m.mean, "sem": m.sem,
                      "median": float(q[j, lv.index(0.5)]), "q05": float(q[j, lv.index(0.05)]),
                      "q95": float(q[j, lv.index(0.95)]), "ode": float(np.mean(ode_eps[:, j])),
                      "theirs": theirs,
@@ -197,29 +185,21 @@ def figure(done, path: Path):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=f"jaxrelu run {NAME}", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, seconds)")
-    p.add_argument("--out", help="results folder (default: a fresh folder under runs/)")
-    p.add_argument("--figures", default=None, help=f"figure folder (default figures/{NAME})")
-    p.add_argument("--seeds", type=int, default=128, help="seeds of the blue run (default 128)")
+    from jaxrelu.experiments import _common as common
+    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, seconds)",
+                      seeds_help="seeds of the blue run (default 128)", set_example="task.input_dim=200", seeds=128)
     p.add_argument("--green-seeds", type=int, default=32, help="seeds of the green run (default 32)")
     p.add_argument("--blue-tmax", type=float, default=1000, help="last α of the blue run (default 1000)")
     p.add_argument("--green-tmax", type=float, default=1000,
                    help="last α of the green run (default 1000 = 10^6 SGD steps at d = 100)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key of both runs, e.g. --set task.input_dim=200")
     p.add_argument("--ode-seeds", type=int, default=4, help="seeds whose initial weights start the ODE")
     args = p.parse_args(argv)
 
     import jaxrelu
-    from jaxrelu import cli, config, plot
+    from jaxrelu import config, plot
     from jaxrelu.config import ConfigError
 
-    out = Path(args.out) if args.out else cli.fresh_out(NAME)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        print(f"error: output directory {str(out)!r} is not empty; choose another --out", file=sys.stderr)
-        return 2
-    figdir = Path(args.figures) if args.figures else Path("figures") / NAME
+    figdir = args.figures
     plan = {"blue": (args.seeds, args.blue_tmax), "green": (args.green_seeds, args.green_tmax)}
     per_decade, n_ode = 20, args.ode_seeds
     d = D
@@ -240,6 +220,7 @@ def main(argv=None) -> int:
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    out = common.results_dir(NAME, args.out)
 
     t0 = time.perf_counter()
     done = []
@@ -248,7 +229,7 @@ def main(argv=None) -> int:
               f"d = {study.task.input_dim}", file=sys.stderr)
         res = jaxrelu.run(study)
         t1 = time.perf_counter()
-        ode_eps = ode_mean(study, min(n_ode, study.run.seeds))
+        ode_eps = ode_per_seed(study, n_ode)
         res.arrays["population_loss.ode"] = ode_eps.mean(axis=0)
         res.save(out / regime)
         summ = compare(res, ode_eps, regime, REGIMES[regime])

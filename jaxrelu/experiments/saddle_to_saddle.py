@@ -32,19 +32,17 @@ every run (e.g. ``--set run.steps=400000`` gives the paper's length for toy 1 to
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
-import jaxrelu
-from jaxrelu import analysis, cli, config
-from jaxrelu.plot import DPI, OKABE_ITO, _new_figure
+from jaxrelu import analysis
+from jaxrelu.experiments import _common as common
+from jaxrelu.plot import DPI, OKABE_ITO, new_figure
 
 NAME = "saddle_to_saddle"
 LAMBDA, WIDTH = 1e-3, 60
@@ -88,14 +86,6 @@ def passages(res, g: int, thresholds) -> np.ndarray:
     return out
 
 
-def fresh_out(out: str | None) -> Path:
-    out = Path(out) if out is not None else cli.fresh_out(NAME)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SystemExit(f"error: output directory {str(out)!r} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def interval(x) -> dict:
     """Median of passage times (inf allowed) with its distribution-free 95 % interval."""
     x = np.asarray(x, float)
@@ -113,28 +103,18 @@ def interval(x) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, toy 1 only)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default 64; toy 2: 48)")
+    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, toy 1 only)",
+                      seeds_help="seeds per configuration (default 64; toy 2: 48)", set_example="model.width=100",
+                      source=True)
     p.add_argument("--noise", type=float, default=0.3, help="label-noise sigma compared with 0 (default 0.3)")
     p.add_argument("--lr-scan", action="store_true",
                    help="also run SGD (B = 1) on toy 2 at lr = 2e-3 ... 2.5e-4 to equal time lr*steps = 800")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override applied to every run, e.g. --set model.width=100")
-    p.add_argument("--figures", default=f"figures/{NAME}")
-    p.add_argument("--out", default=None, help="results folder (default: a fresh folder under runs/)")
-    p.add_argument("--from", dest="source", default=None, metavar="DIR",
-                   help="re-analyse the results saved in DIR by an earlier run instead of simulating")
     args = p.parse_args(argv)
-    out = Path(args.source) if args.source else fresh_out(args.out)
+    out = common.results_dir(NAME, args.out, source=args.source)
 
     def obtain(key: str, data: dict):
         """Run the study (saving it under out/key), or load it with --from."""
-        if args.source:
-            return jaxrelu.load(out / key)
-        res = jaxrelu.run(config.from_dict(data, overrides=args.set))
-        res.save(out / key)
-        return res
+        return common.run_or_load(data, out, key, overrides=args.set, source=args.source)
     t_start = time.perf_counter()
     noises = [0.0, args.noise]
     toys = ["toy1"] if args.quick else ["toy1", "toy2"]
@@ -167,14 +147,17 @@ def main(argv=None) -> int:
             label = f"{r['method']}, σ={sigma:g}"
             T = passages(res, g, TOYS[toy]["thresholds"])
             rows.append((toy, label, T, res, g))
-            loss = np.asarray(res["train_loss.per_seed"], np.float64).reshape(ng, *res["train_loss.per_seed"].shape[-2:])[g]
+            per_seed = res["train_loss.per_seed"]
+            loss = np.asarray(per_seed, np.float64).reshape(ng, *per_seed.shape[-2:])[g]
             final = analysis.quantile_ci(loss[:, -1], 0.5)
             summary["configs"][f"{toy} | {label}"] = {
                 "seeds": int(loss.shape[0]), "steps": int(res.step[-1]),
                 "run_seconds": res.meta["run_seconds"], "compile_seconds": res.meta["compile_seconds"],
-                "final_loss_median": float(final.estimate), "final_loss_median_ci95": [float(final.low), float(final.high)],
+                "final_loss_median": float(final.estimate),
+                "final_loss_median_ci95": [float(final.low), float(final.high)],
                 "passages": {nm: interval(T[i]) for i, nm in enumerate(PASSAGE_NAMES)},
-                "plateau2_duration": interval(np.where(np.isfinite(T[1]), T[1] - np.where(np.isfinite(T[0]), T[0], 0), T[1])),
+                "plateau2_duration": interval(np.where(np.isfinite(T[1]),
+                                                       T[1] - np.where(np.isfinite(T[0]), T[0], 0), T[1])),
             }
     # paired GD vs SGD (same seeds = same initial weights): log10 ratio of passage times
     comp = {}
@@ -225,11 +208,11 @@ def main(argv=None) -> int:
         summary["lr_scan_toy2_sgd_b1"] = scan
 
     # ------------------------------------------------------------------ figures
-    fig_dir = Path(args.figures)
+    fig_dir = args.figures
     fig_dir.mkdir(parents=True, exist_ok=True)
     written = []
     styles = {"GD": "-", "SGD": "--", "GF": ":"}
-    fig = _new_figure(height=7.6, width=6.2 * len(toys))
+    fig = new_figure(height=7.6, width=6.2 * len(toys))
     grid = np.asarray(fig.subplots(2, len(toys), gridspec_kw={"height_ratios": [3, 2]})).reshape(2, len(toys))
     for col, toy in enumerate(toys):
         trs = [r for r in rows if r[0] == toy]
@@ -266,7 +249,7 @@ def main(argv=None) -> int:
     written.append(path)
 
     # passage-time forest plot: median with its 95 % interval (bar) and the 5–95 % range (thin)
-    fig = _new_figure(height=4.2, width=6.2 * len(toys))
+    fig = new_figure(height=4.2, width=6.2 * len(toys))
     axes = np.atleast_1d(fig.subplots(1, len(toys)))
     pcol = ["#0072B2", "#E69F00", "#009E73"]
     res_end = {r[0]: r[3].step[-1] for r in rows}
@@ -308,7 +291,7 @@ def main(argv=None) -> int:
     written.append(path)
 
     if scan:
-        fig = _new_figure(height=3.6, width=6.0)
+        fig = new_figure(height=3.6, width=6.0)
         ax = fig.subplots()
         lrs = np.array([r["lr"] for r in scan])
         for i, c in zip((1, 2), ("#E69F00", "#009E73")):

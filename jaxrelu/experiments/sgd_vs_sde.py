@@ -23,17 +23,18 @@ Usage: ``jaxrelu run sgd_vs_sde [--quick] [--seeds N] [--figures DIR] [--out DIR
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 import jaxrelu
 from jaxrelu import analysis, config
-from jaxrelu.plot import DPI, _new_figure
+from jaxrelu.experiments import _common as common
+from jaxrelu.plot import DPI, new_figure
+
+NAME = "sgd_vs_sde"
 
 
 def study(lr: float, T: float, seeds: int, methods, svag_l=None, substeps: int = 32) -> config.Study:
@@ -68,13 +69,11 @@ def weak_error(a, b):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    p.add_argument("--seeds", type=int, default=None)
+    p = common.parser(NAME, __doc__, seeds_help="seeds per point (default 4096; --quick: 64)", set_example=None,
+                      out_help="folder for summary.json (default: a fresh folder under runs/)")
     p.add_argument("--time", type=float, default=1.0, help="time T = lr * steps")
-    p.add_argument("--figures", default="figures/sgd_vs_sde")
-    p.add_argument("--out", default=None, help="folder for summary.json (default: a fresh runs/ folder)")
     args = p.parse_args(argv)
+    out = common.results_dir(NAME, args.out)
     seeds = args.seeds or (64 if args.quick else 4096)
     lrs = [0.02, 0.01] if args.quick else [0.02, 0.01, 0.005, 0.0025]
     ls = [1, 2] if args.quick else [1, 2, 4, 8, 16]
@@ -106,9 +105,9 @@ def main(argv=None) -> int:
                {"estimate": float(fit.exponent), "low": float(fit.exponent_low), "high": float(fit.exponent_high)},
                "seconds": time.perf_counter() - t0}
 
-    fig_dir = Path(args.figures)
+    fig_dir = args.figures
     fig_dir.mkdir(parents=True, exist_ok=True)
-    fig = _new_figure(width=10.0)
+    fig = new_figure(width=10.0)
     a1, a2 = fig.subplots(1, 2)
     a1.errorbar(x, y, yerr=e, marker="o", capsize=3, label="|E φ(SGD) − E φ(SDE)| ± 1 SE")
     if fit is not None:
@@ -131,11 +130,6 @@ def main(argv=None) -> int:
     fig.suptitle(f"SGD vs its SDE: {seeds} seeds per point", fontsize="medium")
     fig.savefig(fig_dir / "weak_error.png", dpi=DPI)
 
-    out = Path(args.out) if args.out else Path("runs") / f"sgd_vs_sde-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()):
-        print(f"error: {out} is not empty", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(out)
     return 0

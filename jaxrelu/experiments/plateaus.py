@@ -26,7 +26,6 @@ study; η = lr·d is kept when d changes) change the size, e.g.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -68,40 +67,6 @@ def base_config(act: str, K: int, d: int, seeds: int, steps: int, records: int, 
 
 
 # ----------------------------------------------------------------------------- theory
-def ode_per_seed(study, n_seeds: int, log2_samples: int, dt_eta: float = 0.05) -> np.ndarray:
-    """ε_g(t) of the ODE from the initial weights of the first ``n_seeds`` trajectories.
-
-    Returns (G, n_seeds, n_records) at the record steps (t = step/d, η = lr·d);
-    the RK4 step is dt = dt_eta/η (the rates of the ODE scale with η), at most 0.5.
-    """
-    import jax
-
-    from jaxrelu import engine
-    from jaxrelu.theory import ode
-
-    params, shared, hp = engine.initial_params(study, n_seeds)
-    d = study.task.input_dim
-    times = np.asarray(study.record_steps(), np.float64) / d
-    c = float(engine.build(study)[0].step.c)
-    Wt = shared.teacher["W"]
-    teacher = ode.teacher_from_weights(Wt, shared.teacher["a"])
-    G = hp["optimizer.lr"].size
-    out = np.empty((G, n_seeds, times.size))
-    for g in range(G):
-        eta = float(hp["optimizer.lr"][g]) * d
-        batch = float(hp["optimizer.batch_size"][g])
-        states = jax.vmap(lambda W, a: ode.state_from_weights(W, a, Wt, c))(params["W"][:, g], params["a"][:, g])
-
-        def one(s, eta=eta, batch=batch):
-            return ode.integrate(s, teacher, times, activation=study.model.activation, eta=eta, batch_size=batch,
-                                 c=c, dt=min(dt_eta / eta, 0.5), train_second_layer=study.model.train_second_layer,
-                                 log2_samples=log2_samples)
-
-        traj = jax.vmap(one)(states)
-        out[g] = np.asarray(traj.eps)
-    return out
-
-
 def symmetric_fixed_point(act: str, K: int, etas, log2_samples: int, eta_t: float = 300.0,
                           steps: int = 6000) -> dict:
     """Plateau of the ODE: its fixed point inside the symmetric subspace, for each η.
@@ -396,25 +361,18 @@ def figure_escape(cases, path: Path):
 
 # ----------------------------------------------------------------------------- main
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=f"jaxrelu run {NAME}", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, seconds)")
-    p.add_argument("--out", help="results folder (default: a fresh folder under runs/)")
-    p.add_argument("--figures", default=None, help=f"figure folder (default figures/{NAME})")
-    p.add_argument("--seeds", type=int, help="seeds per grid point (default 64)")
-    p.add_argument("--steps", type=int, help="SGD steps (default 100000, t = 1000 at d = 100)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key of every study, e.g. --set task.input_dim=500")
+    from jaxrelu.experiments import _common as common
+    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, seconds)",
+                      seeds_help="seeds per grid point (default 64)",
+                      steps_help="SGD steps (default 100000, t = 1000 at d = 100)", set_example="task.input_dim=500")
     args = p.parse_args(argv)
 
     import jaxrelu
-    from jaxrelu import cli, config, plot
+    from jaxrelu import config, plot
     from jaxrelu.config import ConfigError
+    from jaxrelu.theory import predict
 
-    out = Path(args.out) if args.out else cli.fresh_out(NAME)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        print(f"error: output directory {str(out)!r} is not empty; choose another --out", file=sys.stderr)
-        return 2
-    figdir = Path(args.figures) if args.figures else Path("figures") / NAME
+    figdir = args.figures
     if args.quick:
         cases, etas, d, seeds, steps, records, n_ode, log2 = CASES[:1], (0.25, 0.5, 1.0), 20, 6, 600, 20, 2, 8
         fp_etas = (0.0, 0.5, 1.0)
@@ -438,6 +396,7 @@ def main(argv=None) -> int:
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    out = common.results_dir(NAME, args.out)
     done, summaries = [], []
     for act, K, study in studies:
         d_run = study.task.input_dim
@@ -445,7 +404,7 @@ def main(argv=None) -> int:
               f"{study.run.steps} steps (d = {d_run})", file=sys.stderr)
         res = jaxrelu.run(study)
         t1 = time.perf_counter()
-        ode_eps = ode_per_seed(study, min(n_ode, study.run.seeds), log2)
+        ode_eps = predict.ode_trajectories(study, n_ode, dt=lambda eta: min(0.05 / eta, 0.5), log2_samples=log2)
         fixed = symmetric_fixed_point(act, K, sorted(set(fp_etas) | {float(e) for e in etas}), log2)
         res.arrays["population_loss.ode"] = ode_eps.mean(axis=1)   # as record.theory = ["ode"] would
         res.save(out / f"{act}_K{K}")
@@ -478,7 +437,8 @@ def main(argv=None) -> int:
                   f"      {r['escape_median']:8.1f} [{r['escape_low']:.1f}, {r['escape_high']:.1f}]"
                   f"   {r['eta'] * r['escape_median']:6.1f}  {r['escaped_fraction']:.2f}")
         fit, fp = s["extrapolation"], s["fixed_point"]
-        print(f"  eta -> 0: SGD degree-{fit['degree']} fit over eta in {fit['etas']}: {fit['h0']:.5f} +- {fit['se']:.5f}"
+        print(f"  eta -> 0: SGD degree-{fit['degree']} fit over eta in {fit['etas']}: "
+              f"{fit['h0']:.5f} +- {fit['se']:.5f}"
               f" (the same fit through the ODE fixed points: {fit.get('ode_fixed_point_same_fit', np.nan):.5f});"
               f" ODE symmetric fixed point (eta^2 terms dropped): {fp['eps'][0]:.6f}")
     for f in figs:
