@@ -7,17 +7,23 @@ import os
 from typing import Callable
 
 from jaxrelu import engine
-from jaxrelu.config import Study
+from jaxrelu.config import ConfigError, Study
 from jaxrelu.results import Results
 from jaxrelu.theory import predict
 
 
 def check(study: Study) -> engine.Program:
-    """Every check a run makes before it simulates (names, combinations, the ODE's scope): the
-    program, or :class:`~jaxrelu.config.ConfigError` naming the key."""
-    prog, _ = engine.build(study)
+    """Every check a run makes before it simulates: the names and their combinations, the ODE's
+    scope, and the observables traced on the study's shapes (an observable refusing them, e.g.
+    ``kink_count`` without 1-D relu, raises at trace time).  Returns the program, or raises
+    :class:`~jaxrelu.config.ConfigError` naming the key."""
+    prog, hp = engine.build(study)
     if "ode" in study.record.theory:
         predict.check_ode_applies(study)
+    try:
+        engine.trace_observables(prog, study, hp)
+    except ValueError as e:
+        raise ConfigError(f"record.observables: {e}") from None
     return prog
 
 

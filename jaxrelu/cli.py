@@ -6,6 +6,8 @@ Exit codes: 0 success, 2 invalid input (one line ``error: ...`` naming the key).
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,7 +31,17 @@ def resolve_config(name: str) -> Path:
         builtin = experiments_dir() / f"{name}{suffix}"
         if builtin.exists() and not name.startswith("_"):
             return builtin
+    import difflib
+    guess = difflib.get_close_matches(name, builtin_names(), n=1)
+    if guess:
+        raise ConfigError(f"config file {name!r} does not exist (did you mean the built-in experiment {guess[0]!r}?)")
     return p
+
+
+def builtin_names() -> list[str]:
+    """The names of the built-in experiments (``jaxrelu experiments``)."""
+    d = experiments_dir()
+    return sorted({f.stem for f in [*d.glob("*.toml"), *d.glob("*.py")] if not f.stem.startswith("_")})
 
 
 def run_script(path: Path, argv: list[str]) -> int:
@@ -70,11 +82,12 @@ class Progress:
             return
         self.last = now
         frac = done / total if total else 1.0
-        rate = done / p["elapsed"] if p["elapsed"] > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else float("nan")
+        secs = p.get("run_seconds", p["elapsed"])   # stepping time, as the final summary's rate
+        rate = done / secs if secs > 0 else 0.0
+        eta = f"{(total - done) / rate:5.0f}s" if rate > 0 else "    ?"
         bar = "#" * int(30 * frac)
         line = (f"[{bar:<30}] {100 * frac:5.1f}%  {done:.3g}/{total:.3g} trajectory-steps  "
-                f"{rate:.3g} steps/s  ETA {eta:5.0f}s")
+                f"{rate:.3g} trajectory-steps/s  ETA {eta}")
         self.stream.write(("\r" + line) if self.tty else line + "\n")
         if self.tty and done >= total:
             self.stream.write("\n")
@@ -139,6 +152,7 @@ def cmd_run(args) -> int:
         from jaxrelu.engine import init_distributed
         init_distributed(args.coordinator, args.num_processes, args.process_id)
     lead = jax.process_index() == 0          # only process 0 checks, writes and plots
+    made = False                             # this call created the results folder
     if args.resume:
         out = Path(args.resume)
         if args.config or args.set or args.plugin:
@@ -168,6 +182,7 @@ def cmd_run(args) -> int:
             if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
                 raise ResultsError(f"output directory {str(out)!r} is not empty; "
                                    "choose another --out or pass --overwrite")
+            made = not out.exists()
             out.mkdir(parents=True, exist_ok=True)
             for stale in [*out.glob("checkpoint*.npz"), out / "results.npz", out / "meta.json"]:
                 stale.unlink(missing_ok=True)                              # only with --overwrite
@@ -176,6 +191,10 @@ def cmd_run(args) -> int:
           f"x {study.run.steps} steps -> {out}", file=sys.stderr)
     try:
         res = jaxrelu.run(study, progress=None if args.quiet or not lead else Progress(), checkpoint=out)
+    except Exception:
+        if made and not any(out.glob("checkpoint*.npz")):    # a failed start leaves no half-made folder
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     except KeyboardInterrupt:
         n = jax.process_count()                 # each process keeps its own checkpoint: resume with as many
         again = "" if n == 1 else f" --cpu-processes {n} (or the same {n} processes as before)"
@@ -299,11 +318,11 @@ def main(argv=None) -> int:
     if argv[:1] == ["bench"]:                      # the benchmark parses its own options
         from jaxrelu.bench import main as bench_main
         return bench_main(argv[1:])
-    if argv[:1] == ["run"] and len(argv) > 1 and resolve_config(argv[1]).suffix == ".py":
-        return run_script(resolve_config(argv[1]), argv[2:])   # a script experiment
-    args = parser().parse_args(argv)
-    args.argv = argv[1:]
     try:
+        if argv[:1] == ["run"] and len(argv) > 1 and resolve_config(argv[1]).suffix == ".py":
+            return run_script(resolve_config(argv[1]), argv[2:])   # a script experiment
+        args = parser().parse_args(argv)
+        args.argv = argv[1:]
         return args.func(args)
     except (ConfigError, ResultsError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -314,7 +333,11 @@ def entry() -> int:
     """The ``jaxrelu`` command: :func:`main` with one JAX CPU device per core (:func:`engine.use_cpu_cores`)."""
     from jaxrelu import engine
     engine.use_cpu_cores()
-    return main()
+    try:
+        return main()
+    except BrokenPipeError:                    # `jaxrelu experiments | head`: the reader left; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

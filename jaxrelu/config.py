@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import difflib
 import functools
 import math
@@ -59,6 +60,7 @@ def _opt(default: Any = dataclasses.MISSING, doc: str = "", **meta: Any) -> Any:
     ``nonempty``, ``unique`` and ``sort`` apply to lists; ``empty_ok`` lets a
     string be empty; ``sweep`` marks a grid axis (:data:`SWEEPABLE`); ``kinds``
     names the task kinds a ``task`` key is for (``"*"``: any registered kind);
+    ``off`` (a sweepable number's value that switches its term off, default 0: :data:`OFF`);
     ``custom`` (the TOML form, for the reference) marks a key its section reads
     itself; ``key=False`` marks a field that is not a TOML key.
     """
@@ -116,8 +118,17 @@ class TaskConfig:
     inputs: tuple[tuple[float, ...], ...] | None = _opt(
         None, "the inputs, one per row", kinds=(_DS,), custom="list of numbers, or of equal-length lists")
     targets: tuple[float, ...] | None = _opt(None, "the targets, one per input", kinds=(_DS,), custom="list of numbers")
-    file: str | None = _opt(None, ".npz with arrays x and y, relative to the config; excludes inputs and targets",
-                            kinds=(_DS,), custom="path")
+    test_inputs: tuple[tuple[float, ...], ...] | None = _opt(
+        None, "a held-out test set's inputs (optional; with test_targets)", kinds=(_DS,),
+        custom="list of numbers, or of lists as long as the inputs'")
+    test_targets: tuple[float, ...] | None = _opt(None, "the held-out test set's targets, one per test input",
+                                                  kinds=(_DS,), custom="list of numbers")
+    file: str | None = _opt(None, ".npz with arrays x and y (and optionally x_test, y_test), relative to the "
+                            "config; excludes inputs, targets, test_inputs and test_targets", kinds=(_DS,),
+                            custom="path")
+    file_sha256: str | None = _opt(None, "SHA-256 of task.file, written into study.json with the file's absolute "
+                                   "path (not its data); a study whose file has changed since is refused",
+                                   kinds=(_DS,), custom="hex digest")
     loss: str = _opt("square", "per-sample loss (a registered name)")
     params: tuple[tuple[str, Any], ...] = _opt((), "extra parameters of a registered task kind",
                                                kinds=(_OTHER,), custom="table")
@@ -149,6 +160,8 @@ class OptimizerConfig:
     weight_decay: float = _opt(0.0, "decoupled weight decay", ge=0, sweep=True)
     label_noise: float = _opt(0.0, "label-noise SGD: fresh N(0, σ²) on each sampled label, every step",
                               ge=0, sweep=True)
+    label_flip: float = _opt(0.0, "label-flip SGD: each sampled label y → −y with probability p, every step",
+                             ge=0, le=1, sweep=True)
     langevin_temperature: float = _opt(0.0, "θ += √(2·lr·T) ξ after each step", ge=0, sweep=True)
     schedule: str = _opt("constant", "learning-rate schedule: constant, or step (see decay_at, decay_factor)",
                          choices=("constant", "step"))
@@ -160,7 +173,34 @@ class OptimizerConfig:
     substeps: int = _opt(1, "sde / flow: integrator steps per SGD step of time", ge=1)
     sde_samples: int = _opt(1024, "online sde / flow: fresh samples per step for ∇L and Σ", ge=1)
     svag_l: int = _opt(1, "SVAG's l (1 = SGD)", ge=1, sweep=True)
-    name: str = _opt("sgd", "the optax optimiser (a registered name)")
+    name: str = _opt("sgd", "the optimiser (a registered name, jaxrelu.optimizers); a grid axis too", sweep=True)
+    second_layer_lr_ratio: float = _opt(1.0, "per-layer rates: the second layer's learning rate / the first's",
+                                        ge=0, sweep=True, off=1.0)
+    # the optimisers' own hyperparameters (defaults: optax's)
+    momentum_beta: float = _opt(0.9, "β of the momentum and nesterov optimisers (sgd's is momentum)",
+                                ge=0, lt=1, sweep=True)
+    adam_b1: float = _opt(0.9, "adam, adamw: decay of the first moment", ge=0, lt=1, sweep=True)
+    adam_b2: float = _opt(0.999, "adam, adamw: decay of the second moment", ge=0, lt=1, sweep=True)
+    adam_eps: float = _opt(1e-8, "adam, adamw: ε added to the root of the second moment", ge=0, sweep=True)
+    adamw_weight_decay: float = _opt(1e-4, "adamw: decoupled weight decay", ge=0, sweep=True)
+    rmsprop_decay: float = _opt(0.9, "rmsprop: decay of the squared-gradient average", ge=0, lt=1, sweep=True)
+    rmsprop_eps: float = _opt(1e-8, "rmsprop: ε added to the squared-gradient average", ge=0, sweep=True)
+    rmsprop_initial_scale: float = _opt(0.0, "rmsprop: initial squared-gradient average", ge=0, sweep=True)
+    rmsprop_momentum: float = _opt(0.0, "rmsprop: momentum (0: none)", ge=0, lt=1, sweep=True)
+    adagrad_initial: float = _opt(0.1, "adagrad: initial accumulator value", ge=0, sweep=True)
+    adagrad_eps: float = _opt(1e-7, "adagrad: ε added to the accumulator's root", ge=0, sweep=True)
+    lion_b1: float = _opt(0.9, "lion: interpolation of gradient and momentum in the sign", ge=0, le=1, sweep=True)
+    lion_b2: float = _opt(0.99, "lion: decay of the momentum", ge=0, le=1, sweep=True)
+    lion_weight_decay: float = _opt(1e-3, "lion: decoupled weight decay", ge=0, sweep=True)
+    sam_rho: float = _opt(0.05, "sam: radius ρ of the ascent step θ + ρ g/‖g‖", ge=0, sweep=True)
+    # noise models added to every update (jaxrelu.dynamics.noise); η_ℓ is the layer's learning rate
+    anti_pgd_scale: float = _opt(0.0, "anti-correlated noise: θ += σ (ξ_{t+1} − ξ_t), ξ_t ~ N(0, I)",
+                                 ge=0, sweep=True)
+    stable_scale: float = _opt(0.0, "symmetric α-stable noise: θ += σ η_ℓ^{1/α} S_α (S_2 = N(0, 2))",
+                               ge=0, sweep=True)
+    stable_alpha: float = _opt(1.5, "α of the α-stable noise", gt=0, le=2, sweep=True)
+    student_t_scale: float = _opt(0.0, "Student-t noise: θ += σ √(2 η_ℓ) t_ν", ge=0, sweep=True)
+    student_t_df: float = _opt(3.0, "ν (degrees of freedom) of the Student-t noise", gt=0, sweep=True)
 
 
 @dataclass(frozen=True)
@@ -231,6 +271,11 @@ class Study:
         return tuple(dict(self.sweep).get("optimizer.method", (self.optimizer.method,)))
 
     @property
+    def optimizers(self) -> tuple[str, ...]:
+        """The optimisers of the study: ``optimizer.name``, or the values of its sweep."""
+        return tuple(dict(self.sweep).get("optimizer.name", (self.optimizer.name,)))
+
+    @property
     def grid_shape(self) -> tuple[int, ...]:
         """The number of values of each grid axis."""
         return tuple(len(v) for _, v in self.sweep)
@@ -270,7 +315,9 @@ class Study:
         d["task"] = {k: v for k, v in d["task"].items() if _for_kind(fields[k][0], self.task.kind)}
         if "params" in d["task"]:
             d["task"]["params"] = dict(self.task.params)
-        d["task"].pop("file", None)           # a dataset's data actually used are inline
+        if self.task.file is not None:       # a dataset file is recorded by path and content hash, not copied
+            for k in ("inputs", "targets", "test_inputs", "test_targets"):
+                d["task"].pop(k, None)
         return _drop_none(d)
 
 
@@ -289,6 +336,12 @@ def _fields(cls) -> dict[str, tuple[dataclasses.Field, Any]]:
 #: Hyperparameters that may be grid axes; each is a traced scalar per grid point.
 SWEEPABLE = tuple(f"{s}.{k}" for s, cls in _SECTIONS.items() for k, (f, _) in _fields(cls).items()
                   if f.metadata.get("sweep"))
+
+#: The sweepable numbers and the value of each that switches its term off (0 unless a field declares
+#: ``off``, e.g. ``optimizer.second_layer_lr_ratio``'s 1); the categorical axes (``optimizer.method``,
+#: ``optimizer.name``) are not in it.
+OFF = {f"{s}.{k}": f.metadata.get("off", 0.0) for s, cls in _SECTIONS.items() for k, (f, tp) in _fields(cls).items()
+       if f.metadata.get("sweep") and tp is not str}
 
 
 def _geomspace(a: float, b: float, n: int) -> list[float]:
@@ -553,8 +606,20 @@ def _task(d, base_dir) -> TaskConfig:
     vals = _parse(TaskConfig, d, "task")
     if kind == _DS:
         inputs, targets = _dataset(d, base_dir)
+        test_inputs, test_targets = _dataset_test(d, base_dir, len(inputs[0]))
+        file, digest = d.get("file"), d.get("file_sha256")
+        if file is not None:
+            path = (Path(base_dir) / file).resolve()
+            found = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest is not None and digest != found:
+                raise ConfigError(f"task.file {str(path)!r} has changed since the study was saved "
+                                  f"(sha256 {found[:12]}..., recorded {str(digest)[:12]}...)")
+            file, digest = str(path), found
+        elif digest is not None:
+            raise ConfigError(f"task.file_sha256 needs task.file, got {digest!r} without one")
         return TaskConfig(**{**vals, "input_dim": len(inputs[0]), "teacher_width": 0, "train_size": len(inputs),
-                             "inputs": inputs, "targets": targets, "file": d.get("file")})
+                             "inputs": inputs, "targets": targets, "file": file, "file_sha256": digest,
+                             "test_inputs": test_inputs, "test_targets": test_targets})
     if kind != _TS:                            # a registered task: its own parameters, no teacher
         return TaskConfig(**{**vals, "teacher_width": 0, "params": _params(d.get("params", {}))})
     width, tsl = vals["teacher_width"], vals["teacher_second_layer"]
@@ -595,6 +660,36 @@ def _dataset(d, base_dir) -> tuple[tuple[tuple[float, ...], ...], tuple[float, .
     if (not isinstance(targets, (list, tuple)) or len(targets) != len(rows)
             or not all(_is_num(v) for v in targets)):
         raise ConfigError(f"task.targets must be a list of {len(rows)} numbers (one per input), got {targets!r}")
+    return tuple(tuple(float(v) for v in r) for r in rows), tuple(float(v) for v in targets)
+
+
+def _dataset_test(d, base_dir, dim: int):
+    """A dataset's optional held-out set (``task.test_inputs``/``test_targets``, or arrays ``x_test``,
+    ``y_test`` of ``task.file``): (rows, targets) with rows of ``dim`` numbers, or (None, None)."""
+    inputs, targets, file = d.get("test_inputs"), d.get("test_targets"), d.get("file")
+    if file is not None:
+        if inputs is not None or targets is not None:
+            raise ConfigError("task.file excludes task.test_inputs and task.test_targets")
+        import numpy as np
+        with np.load(Path(base_dir) / file) as z:          # readable: _dataset has read it
+            if ("x_test" in z.files) != ("y_test" in z.files):
+                raise ConfigError(f"task.file {file!r} must hold both x_test and y_test, or neither")
+            if "x_test" not in z.files:
+                return None, None
+            inputs, targets = z["x_test"].tolist(), z["y_test"].tolist()
+    if inputs is None and targets is None:
+        return None, None
+    if inputs is None or targets is None:
+        raise ConfigError("task.test_inputs and task.test_targets go together; give both or neither")
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise ConfigError(f"task.test_inputs must be a non-empty list, got {inputs!r}")
+    rows = [r if isinstance(r, (list, tuple)) else [r] for r in inputs]
+    if any(len(r) != dim or not all(_is_num(v) for v in r) for r in rows):
+        raise ConfigError(f"task.test_inputs must be numbers or lists of {dim} numbers (as the inputs)")
+    if (not isinstance(targets, (list, tuple)) or len(targets) != len(rows)
+            or not all(_is_num(v) for v in targets)):
+        raise ConfigError(f"task.test_targets must be a list of {len(rows)} numbers (one per test input), "
+                          f"got {targets!r}")
     return tuple(tuple(float(v) for v in r) for r in rows), tuple(float(v) for v in targets)
 
 

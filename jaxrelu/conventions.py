@@ -9,14 +9,17 @@ variance ‖w_j‖² = O(1).  Teachers have unit-norm (orthonormal) rows, or
 N(0, 1/d) entries, output scale 1 and no bias.
 
 **Loss.**  ℓ(x, y) = ½ (f(x) − y)² (``task.loss = "square"``; other losses are registered
-entries of :mod:`jaxrelu.losses`), averaged over the batch; the population loss
+entries of :mod:`jaxrelu.losses`: the classification losses ``logistic``, ``exponential``,
+``hinge``, ``correlation`` take labels y ∈ {−1, +1}, as the tasks of
+:mod:`jaxrelu.tasks.classification` give them), averaged over the batch; the population loss
 is ε = ½ E_x[(f(x) − f*(x))²] with the *noiseless* teacher, which is the ε_g of
 Saad & Solla (1995) and Goldt et al. (2019).  Mind the ½ when comparing with
 papers that use the mean squared error (their loss = 2 × ours, so their lr
 is ours / 2 for the same trajectory).
 
 **Learning rate.**  θ ← θ − lr ∇_θ L_B with the same lr for both layers and no
-hidden rescaling by width or parametrisation.
+hidden rescaling by width or parametrisation (per-layer rates only when asked:
+``optimizer.second_layer_lr_ratio`` = r gives the second layer r · lr).
 
 **Time.**  ``step`` counts SGD updates; the ODE literature's time is
 t = step / d (online, one sample per step when B = 1).  Our W = w/√d in terms of

@@ -7,7 +7,21 @@ the diagnostics.
 
 Built-in: ``square`` ℓ = ½ (f − y)² (:mod:`jaxrelu.conventions`), the only one with
 ``square = True``: the closed-form population loss, the teacher–student ODE and the
-label-noise term of the SDE assume it.  Add one with :func:`register`::
+label-noise term of the SDE assume it.
+
+Classification losses, for labels y ∈ {−1, +1} (the tasks of :mod:`jaxrelu.tasks.classification`),
+functions of the margin y·f alone:
+
+``logistic``     ℓ = log(1 + e^{−y f}), computed as ``logaddexp(0, −y f)``: exact and finite for
+                 |f| ≫ 1 (ℓ ≈ −y f for y f ≪ 0, ℓ ≈ e^{−y f} for y f ≫ 0; gradient
+                 −y·sigmoid(−y f));
+``exponential``  ℓ = e^{−y f}: exact, so it overflows to +inf (never nan) once −y f exceeds the
+                 float's log-maximum (≈ 88.7 in float32, ≈ 709.8 in float64); it underflows to 0,
+                 with a zero gradient, for large positive margins;
+``hinge``        ℓ = max(0, 1 − y f) (gradient −y on y f < 1, 0 beyond; the kink at y f = 1 takes ½ of it);
+``correlation``  ℓ = −y f (unbounded below: the linear loss of a margin-maximising first step).
+
+Add one with :func:`register`::
 
     jaxrelu.losses.register("huber", lambda f, y: optax.huber_loss(f, y, delta=1.0))
 """
@@ -63,3 +77,10 @@ def weighted_sum(loss: Loss, w, f, y):
 
 
 SQUARE = register("square", lambda f, y: (f - y) ** 2, square=True, scale=0.5)
+
+
+# classification losses, labels ±1 (the module docstring)
+LOGISTIC = register("logistic", lambda f, y: jnp.logaddexp(0.0, -y * f))
+EXPONENTIAL = register("exponential", lambda f, y: jnp.exp(-y * f))
+HINGE = register("hinge", lambda f, y: jnp.maximum(0.0, 1.0 - y * f))
+CORRELATION = register("correlation", lambda f, y: -y * f)

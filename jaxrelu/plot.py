@@ -395,8 +395,8 @@ def plot_density(res: Results, observable: str, grid_index=None, *, log_color: b
     A colour map of the fraction of (non-diverged) seeds in each bin at each
     record (columns sum to 1; empty bins are left white), with the bin edges on
     y (log when the edges are geometric) and the median overlaid when
-    quantiles were recorded.  Values outside the histogram range were counted
-    in the end bins.  ``grid_index``: index tuple of the grid point (an int for a
+    quantiles were recorded.  Values outside the histogram range are not in the
+    colour map: their largest fraction over records is flagged in the title.  ``grid_index``: index tuple of the grid point (an int for a
     one-axis sweep; default: the first point; ``()`` without a sweep).
     ``log_color`` uses a logarithmic colour scale.  Raises ``ValueError`` when
     the observable or its histogram was not recorded, or for a bad index.
@@ -409,7 +409,9 @@ def plot_density(res: Results, observable: str, grid_index=None, *, log_color: b
     step = np.asarray(res.step)
     counts = np.asarray(res[f"{observable}.hist"][idx], np.float64)      # (R, bins)
     edges = np.asarray(res[f"{observable}.hist_edges"], np.float64)
-    tot = counts.sum(axis=-1, keepdims=True)
+    outside = {k: np.asarray(res[f"{observable}.hist_{k}flow"][idx], np.float64)
+               for k in ("under", "over") if f"{observable}.hist_{k}flow" in res}
+    tot = counts.sum(axis=-1, keepdims=True) + sum(v[:, None] for v in outside.values())
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(tot > 0, counts / np.where(tot > 0, tot, 1), 0.0)
     frac = np.ma.masked_where(frac <= 0, frac)
@@ -450,6 +452,14 @@ def plot_density(res: Results, observable: str, grid_index=None, *, log_color: b
     title = f"distribution of {_nice(observable)} over seeds" + (f"\n{where}" if where else "")
     if dead:
         title += ("; " if where else "\n") + "diverged seeds excluded"
+    flags = []
+    for k, v in outside.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            worst = np.nanmax(np.where(tot[:, 0] > 0, v / np.where(tot[:, 0] > 0, tot[:, 0], 1), 0.0), initial=0)
+        if worst > 0:
+            flags.append(f"up to {100 * worst:.3g} % of seeds {'below' if k == 'under' else 'above'} the range")
+    if flags:
+        title += "\n" + ", ".join(flags)
     ax.set_title(title, fontsize="medium")
     return fig
 

@@ -10,7 +10,9 @@ Layout of a results directory (a public contract):
     ``count mean std sem min max``; ``{observable}.quantiles`` has a trailing
     quantile axis (levels in ``quantile_levels``);
   * ``{observable}.hist`` (*grid_shape, n_records, bins) with edges
-    ``{observable}.hist_edges`` (bins + 1,), for observables given a histogram;
+    ``{observable}.hist_edges`` (bins + 1,), for observables given a histogram, and the
+    counts outside its range, ``{observable}.hist_underflow`` and ``.hist_overflow``
+    (*grid_shape, n_records);
   * ``diverged.count`` / ``diverged.fraction`` (*grid_shape, n_records): trajectories
     that had diverged by each record (they are excluded from every statistic);
   * ``fpt.{observable}.steps`` (*grid_shape, seeds): per-seed first-passage step

@@ -1,7 +1,7 @@
 """Threefry-2x32 keys and normals, bit-identical to ``jax.random``, fused by XLA.
 
 Every random number of a run goes through this module.  Its functions return
-exactly what ``jax.random.fold_in``, ``split``, ``bits`` and ``normal`` return
+exactly what ``jax.random.fold_in``, ``split``, ``bits``, ``normal`` and ``uniform`` return
 for raw threefry keys (uint32[2], ``jax.random.PRNGKey``) under JAX's default
 ``jax_threefry_partitionable = True`` (``tests/test_rng.py`` checks it bit for
 bit), so swapping one for the other changes no trajectory.  They differ in how
@@ -95,3 +95,15 @@ def normal(key, shape, dtype=jnp.float32, start=0) -> jnp.ndarray:
     f = lax.bitcast_convert_type((word >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - np.float32(1)
     u = lax.max(_LO, f * (np.float32(1) - _LO) + _LO)
     return (_SQRT2 * lax.erf_inv(u)).astype(dtype)
+
+
+def uniform(key, shape, dtype=jnp.float32, start=0) -> jnp.ndarray:
+    """Uniforms on [0, 1), ``jax.random.uniform(key, shape, float32)`` bit for bit, cast to ``dtype``.
+
+    ``start``: skip the stream's first ``start`` numbers, as in :func:`bits`.  u = the 23 high
+    bits of a word as a float in [1, 2), minus 1 (so ``uniform(k, s) < p`` is a Bernoulli(p)
+    draw for every p in [0, 1], never true at p = 0 and always at p = 1).  Drawn in float32.
+    """
+    word = bits(key, shape, start)
+    f = lax.bitcast_convert_type((word >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - np.float32(1)
+    return lax.max(np.float32(0), f).astype(dtype)

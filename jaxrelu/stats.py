@@ -78,11 +78,14 @@ def histogram_edges(lo: float, hi: float, bins: int, log: bool) -> np.ndarray:
 
 
 def histogram(x, mask, edges, axis=0):
-    """Masked counts of x in fixed bins along ``axis`` -> shape of x without axis, + (bins,)."""
+    """Masked counts of x along ``axis`` -> shape of x without axis, + (bins + 2,): the underflow
+    (x < edges[0]), the bins [e_i, e_{i+1}) (the last one closed, as ``numpy.histogram``), then the
+    overflow (x > edges[-1])."""
     edges = jnp.asarray(edges, x.dtype)
     bins = edges.shape[0] - 1
-    idx = jnp.clip(jnp.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
-    onehot = (idx[..., None] == jnp.arange(bins)) & mask[..., None]
+    idx = jnp.searchsorted(edges, x, side="right")                  # 0: under, i + 1: bin i, bins + 1: over
+    idx = jnp.where(x == edges[-1], bins, idx)
+    onehot = (idx[..., None] == jnp.arange(bins + 2)) & mask[..., None]
     return jnp.sum(onehot.astype(jnp.int32), axis=axis)
 
 

@@ -226,3 +226,68 @@ def test_cpu_processes_out_of_range_or_with_a_coordinator_exits_2(tiny, tmp_path
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "--cpu-processes" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------ a command line that never traps its user
+KINK_ERF = """
+[run]
+seeds = 2
+steps = 4
+[task]
+kind = "dataset"
+inputs = [[0.0], [1.0]]
+targets = [1.0, 0.0]
+[model]
+activation = "erf"
+[record]
+observables = ["train_loss", "kink_count"]
+"""
+
+
+def test_validate_runs_every_check_run_makes(tmp_path, capsys):
+    """kink_count refuses erf when it is traced: validate says so in one line (it used to pass, and run then
+    crashed with a traceback after making its folder)."""
+    (tmp_path / "k.toml").write_text(KINK_ERF)
+    for argv in (["validate", str(tmp_path / "k.toml")], ["run", str(tmp_path / "k.toml"), "--out", str(tmp_path / "o")]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith("error: record.observables:") and "'relu'" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_failed_start_leaves_no_half_made_folder(tiny, tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("the device went away")
+    monkeypatch.setattr(jaxrelu.engine, "run", boom)
+    with pytest.raises(RuntimeError):
+        cli.main(["run", str(tiny), "--out", str(tmp_path / "o"), "--quiet"])
+    assert not (tmp_path / "o").exists()
+    assert cli.main(["validate", str(tiny)]) == 0                     # and the same --out is free again
+
+
+def test_builtin_name_typo_suggests_the_builtin(capsys):
+    assert cli.main(["run", "quickstrat"]) == 2
+    assert "did you mean the built-in experiment 'quickstart'?" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly():
+    import subprocess
+    import sys
+    p = subprocess.run(f"{sys.executable} -c 'from jaxrelu.cli import entry; raise SystemExit(entry())' "
+                       "experiments | head -1", shell=True, capture_output=True, text=True,
+                       env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
+    assert p.stdout.count("\n") == 1 and p.stderr == ""
+
+
+def test_progress_line_has_no_nan_and_agrees_with_the_summary(tiny):
+    import io
+    stream = io.StringIO()
+    line = cli.Progress(stream=stream, min_interval=0.0)
+    line({"steps_done": 0, "steps_total": 100, "elapsed": 0.0, "run_seconds": 0.0, "trajectories": 4})
+    assert "nan" not in stream.getvalue() and "ETA     ?" in stream.getvalue()
+    seen = []
+    res = jaxrelu.run(config.load(tiny), progress=seen.append)
+    last = seen[-1]
+    assert last["steps_done"] == last["steps_total"]
+    np.testing.assert_allclose(last["steps_done"] / last["run_seconds"], res.meta["trajectory_steps_per_second"],
+                               rtol=1e-6)

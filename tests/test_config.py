@@ -19,14 +19,20 @@ def test_builtin_configs_round_trip_through_json(path):
     assert back == st
 
 
-def test_dataset_round_trip_inlines_the_file(tmp_path):
-    np.savez(tmp_path / "d.npz", x=np.array([[0.0], [1.0]]), y=np.array([1.0, -1.0]))
+def test_dataset_file_is_recorded_by_path_and_hash_not_copied(tmp_path):
+    x = np.linspace(-1, 1, 5000)[:, None]
+    np.savez(tmp_path / "d.npz", x=x, y=np.sin(3 * x[:, 0]))
     (tmp_path / "s.toml").write_text('[task]\nkind = "dataset"\nfile = "d.npz"\n'
                                      '[record]\nobservables = ["train_loss"]\n')
     st = config.load(tmp_path / "s.toml")
-    assert st.task.inputs == ((0.0,), (1.0,)) and st.task.targets == (1.0, -1.0)
-    back = config.from_dict(json.loads(json.dumps(st.to_dict())))
-    assert back.task.inputs == st.task.inputs and back.task.file is None
+    assert st.task.inputs[1] == (x[1, 0],) and len(st.task.targets) == 5000
+    saved = json.dumps(st.to_dict())
+    assert len(saved) < 3000 and str((tmp_path / "d.npz").resolve()) in saved    # the path, not 5000 rows
+    back = config.from_dict(json.loads(saved))
+    assert back.task == st.task and back.task.file_sha256 == st.task.file_sha256 is not None
+    np.savez(tmp_path / "d.npz", x=x, y=np.cos(3 * x[:, 0]))                      # the file changes
+    with pytest.raises(config.ConfigError, match=r"^task.file .* has changed since the study was saved"):
+        config.from_dict(json.loads(saved))
 
 
 def test_record_steps_linear_log_and_last_step():
@@ -168,8 +174,17 @@ def test_sweepable_keys_are_the_declared_ones():
     assert set(config.SWEEPABLE) == {
         "optimizer.lr", "optimizer.batch_size", "optimizer.momentum", "optimizer.weight_decay",
         "optimizer.label_noise", "optimizer.langevin_temperature", "optimizer.decay_factor", "model.init_scale",
-        "model.second_layer_scale", "task.label_noise", "optimizer.method", "optimizer.svag_l"}
+        "model.second_layer_scale", "task.label_noise", "optimizer.method", "optimizer.svag_l"} | {
+        "optimizer.label_flip",                                                         # label-flip SGD
+        "optimizer.name", "optimizer.second_layer_lr_ratio", "optimizer.momentum_beta",  # optimisers (issue 18)
+        "optimizer.adam_b1", "optimizer.adam_b2", "optimizer.adam_eps", "optimizer.adamw_weight_decay",
+        "optimizer.rmsprop_decay", "optimizer.rmsprop_eps", "optimizer.rmsprop_initial_scale",
+        "optimizer.rmsprop_momentum", "optimizer.adagrad_initial", "optimizer.adagrad_eps", "optimizer.lion_b1",
+        "optimizer.lion_b2", "optimizer.lion_weight_decay", "optimizer.sam_rho", "optimizer.anti_pgd_scale",
+        "optimizer.stable_scale", "optimizer.stable_alpha", "optimizer.student_t_scale", "optimizer.student_t_df"}
     assert len(set(config.SWEEPABLE)) == len(config.SWEEPABLE)
+    assert set(config.OFF) == set(config.SWEEPABLE) - {"optimizer.method", "optimizer.name"}
+    assert config.OFF["optimizer.second_layer_lr_ratio"] == 1.0 and config.OFF["optimizer.lr"] == 0.0
 
 
 def test_config_imports_neither_jax_nor_numpy_nor_registries():
@@ -205,3 +220,20 @@ def test_reference_doc_names_every_key():
     for name, cls in config._SECTIONS.items():
         for key in config._fields(cls):
             assert f"`{name}.{key}`" in text
+
+
+@pytest.mark.parametrize("key", config.SWEEPABLE)
+def test_every_sweepable_key_round_trips_through_study_json(key):
+    """What ``jaxrelu run --resume`` does: a study sweeping any key reloads from its saved JSON as the
+    same study (integer keys stay integers: a batch-size sweep saved as 4.0 used to be refused)."""
+    from dataclasses import fields as dc_fields
+    section, name = key.split(".")
+    default = next(f.default for f in dc_fields(config._SECTIONS[section]) if f.name == name)
+    values = {"optimizer.method": ["sgd", "flow"], "optimizer.name": ["sgd", "adam"]}.get(key)
+    if values is None:
+        values = [default, default + 1] if isinstance(default, int) else [default, default / 2 if default else 0.1]
+    st = config.from_dict({"run": {"seeds": 2, "steps": 4}, "sweep": {key: values}})
+    saved = json.loads(json.dumps(st.to_dict()))
+    back = config.from_dict(saved)
+    assert back == st and back.to_dict() == st.to_dict()
+    assert [type(v) for v in dict(back.sweep)[key]] == [type(v) for v in values]

@@ -1,5 +1,6 @@
 """The 1-D toy experiment scripts (jaxrelu/experiments/{saddle_to_saddle,early_alignment,sparse_features,
-edge_of_stability}.py): a --quick smoke run each, and their small helpers."""
+edge_of_stability}.py) and the small classification one (margin_dynamics.py): a --quick smoke run each,
+and their small helpers."""
 
 import importlib.util
 import json
@@ -9,12 +10,13 @@ import pytest
 
 from jaxrelu import cli, config
 
-SCRIPTS = ["saddle_to_saddle", "early_alignment", "sparse_features", "edge_of_stability"]
+SCRIPTS = ["saddle_to_saddle", "early_alignment", "sparse_features", "edge_of_stability", "margin_dynamics"]
 FIGURES = {
     "saddle_to_saddle": ["loss_quantiles.png", "passage_times.png", "density_toy1_GD_noise.png"],
     "early_alignment": ["phase_diagram.png", "escape_time_km.png"],
     "sparse_features": ["trajectories.png", "final_vs_lr.png"],
     "edge_of_stability": ["sharpness_standard.png", "sharpness_small.png", "edge_fraction.png"],
+    "margin_dynamics": ["margins.png", "norm_and_rate.png"],
 }
 
 
@@ -92,3 +94,17 @@ def test_conventions_stated_in_the_scripts_match_the_papers():
     sf = load("sparse_features")
     np.testing.assert_allclose(sf.X, np.arange(-5.5, 6.0) / 4 + 0.07)
     assert len(sf.Y) == 12 and sf.Y[0] == pytest.approx(0.345 - 2)
+
+
+def test_margin_dynamics_slopes_and_inverse_log_fit():
+    mod = load("margin_dynamics")
+    step = np.array([0, 10, 100, 1000, 10000], float)
+    idx = mod.window(step, 100, 10000)
+    np.testing.assert_array_equal(idx, [2, 3, 4])
+    logt = np.log(np.where(step > 0, step, 1.0))
+    v = np.stack([2.0 + 1.0 * logt, 0.5 - 0.25 * logt])           # slopes 1 and −0.25 in log t
+    np.testing.assert_allclose(mod.slope_in_log_t(step, v, idx), [1.0, -0.25])
+    g = 1.2 - 3.0 / np.log(np.where(step > 1, step, 2.0))          # exactly γ∞ − c / log t
+    lim, c, r2 = mod.fit_inverse_log(step, g[None], idx)
+    np.testing.assert_allclose([lim[0], c[0], r2[0]], [1.2, 3.0, 1.0], rtol=1e-12)
+    assert mod.method_name(32, 0.0) == "GD" and mod.method_name(4, 0.1) == "label-flip SGD B=4 p=0.1"

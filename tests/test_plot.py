@@ -340,3 +340,18 @@ def test_method_axis_is_plotted_as_categories(tmp_path):
     assert any(f.name.startswith("final_vs_noise") for f in files)
     fig = plot.plot_final_vs_noise(jaxrelu.run(st), "population_loss")
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["sgd", "sde"]
+
+
+def test_density_flags_values_outside_the_histogram_range():
+    import jaxrelu
+    from jaxrelu import config
+    from jaxrelu.plot import plot_density
+    st = config.from_dict({"run": {"seeds": 16, "steps": 20, "record_every": 10},
+                           "task": {"input_dim": 8, "teacher_width": 2}, "model": {"width": 3},
+                           "record": {"observables": ["population_loss"],
+                                      "histograms": {"population_loss": {"min": 0.9, "max": 1.2, "bins": 4}}}})
+    res = jaxrelu.run(st)
+    under, over = res["population_loss.hist_underflow"], res["population_loss.hist_overflow"]
+    assert (under + over + res["population_loss.hist"].sum(-1) == 16).all() and under.sum() and over.sum()
+    title = plot_density(res, "population_loss").axes[0].get_title()
+    assert "below the range" in title and "above the range" in title

@@ -136,21 +136,21 @@ def _jaxrelu_xla(study) -> dict:
     shared = tasks.make_shared(shared_key, study.task, dt)
     C = engine.chunk_size(prog, study)
     sizes = sorted({max(1, C // 4), C})
-    totals = {}                    # chunk -> bytes of each program: draw, init, segment
+    totals = {}                    # chunk -> bytes of each program: draw, init, segment, observe
     for c in sizes:
         keys = engine.loop._seed_keys(seeds_key, jnp.arange(c, dtype=jnp.uint32))
         (init_c, seg_c), _ = engine.compile.compiled(prog, keys, hp, shared, jnp.ones(c, bool))
-        stats = [f.memory_analysis() for f in (*init_c.programs, seg_c)]
+        stats = [f.memory_analysis() for f in (*init_c.programs, *seg_c.programs)]
         totals[c] = [m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
                      - m.alias_size_in_bytes for m in stats]
     lo, hi = sizes[0], sizes[-1]
     per = [(b - a) / ((hi - lo) * prog.grid_size) if hi > lo else b / prog.grid_size
            for a, b in zip(totals[lo], totals[hi])]
     return {"run_bytes": max(totals[hi]), "small_run_bytes": max(totals[lo]), "per_traj_bytes": max(per),
-            "per_traj_bytes_by_program": dict(zip(("draw", "init", "segment"), per)),
+            "per_traj_bytes_by_program": dict(zip(("draw", "init", "segment", "observe"), per)),
             "concurrent": C * prog.grid_size, "chunk_seeds": C, "exact_reset": True,
             "method": f"XLA buffer assignment at chunks of {lo} and {hi} seeds: difference / extra "
-                      "trajectories, the largest of the programs (draw, init, segment)"}
+                      "trajectories, the largest of the programs (draw, init, segment, observe)"}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,12 +14,17 @@ grid axis (every listed dynamics runs and the grid point's is selected).
 Shared pieces, with θ the trainable parameters and a batch {(x_i, y_i)}_{i<B}
 (:mod:`jaxrelu.conventions`):
 
-    L_B(θ) = (1/B) Σ_i ℓ(f_θ(x_i), ỹ_i),       ỹ_i = y_i + σ_LN ξ_i   (label-noise SGD)
+    L_B(θ) = (1/B) Σ_i ℓ(f_θ(x_i), ỹ_i),       ỹ_i = s_i y_i + σ_LN ξ_i   (label-flip, label-noise SGD)
     g      = ∇L_B(θ) + λ θ                       (weight decay, ``optax.add_decayed_weights``)
     u, s   ← opt(η_t).update(g, s, θ)            (the optimiser, :mod:`jaxrelu.optimizers`)
-    θ      ← θ + u + √(2 η_t T) ζ                (Langevin noise, ζ ~ N(0, I))
+    u_a    ← r u_a                               (per-layer rates: ``optimizer.second_layer_lr_ratio`` = r)
+    θ      ← θ + u + Δ                           (noise models, :mod:`.noise`: Langevin √(2 η_ℓ T) ζ,
+                                                  Anti-PGD, α-stable, Student-t)
 
-ℓ the task's loss (:mod:`jaxrelu.losses`).  ξ (fresh at every step) and ζ are drawn
+ℓ the task's loss (:mod:`jaxrelu.losses`); opt one optimiser, or the grid point's of several
+when ``optimizer.name`` is a grid axis; η_ℓ the layer's rate (η_t, or r η_t for the second layer);
+s_i = −1 with probability p = ``optimizer.label_flip``,
+else +1.  s, ξ (fresh at every step) and ζ are drawn
 from the seed's key for step t only, so they are shared by every grid point of a seed
 (common random numbers).  η_t = lr · decay_factor^{#(decay points ≤ t)}
 (``schedule = "step"``; decay points are fractions of ``run.steps``) or η_t = lr.
@@ -35,6 +40,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxrelu import losses, model, optimizers, rng
+from jaxrelu.dynamics import noise
 from jaxrelu.registry import DYNAMICS
 
 
@@ -67,7 +73,7 @@ class StepSpec:
     c: float                      # output scale
     activation: object            # the student's activation entry
     loss: object                  # the loss entry
-    optimizer: object             # the optimiser entry
+    optimizer: object             # the optimiser entry (the first of ``optimizers``)
     train_second_layer: bool
     on: frozenset                 # dotted keys of the hyperparameters switched on (non-zero or swept)
     masked_batch: bool            # batch size is a grid axis: mask rows ≥ B
@@ -75,6 +81,7 @@ class StepSpec:
     methods: tuple = ()           # the dynamics entries; several when swept
     substeps: int = 1             # Euler(-Maruyama) substeps per step for "sde" / "flow"
     svag_max: int = 1             # largest SVAG l of the grid
+    optimizers: tuple = ()        # the optimiser entries; several when optimizer.name is swept
 
 
 class Sampler(NamedTuple):
@@ -103,24 +110,56 @@ def learning_rate(spec: StepSpec, hp: dict, t):
     return hp["optimizer.lr"] * hp["optimizer.decay_factor"] ** n
 
 
-def optimizer(spec: StepSpec, hp: dict, lr) -> optax.GradientTransformation:
-    """The optax chain for one grid point (traced hyperparameters are closed over)."""
+def optimizer(spec: StepSpec, hp: dict, lr, entry=None) -> optax.GradientTransformation:
+    """The optax chain for one grid point (traced hyperparameters are closed over): weight decay, then
+    the optimiser ``entry`` (default ``spec.optimizer``)."""
     parts = []
     if "optimizer.weight_decay" in spec.on:
         parts.append(optax.add_decayed_weights(hp["optimizer.weight_decay"]))
-    parts.append(optimizers.transformation(spec.optimizer, hp, lr, spec.on))
+    parts.append(optimizers.transformation(spec.optimizer if entry is None else entry, hp, lr, spec.on))
     return optax.chain(*parts)
 
 
+def _entries(spec: StepSpec) -> tuple:
+    return spec.optimizers or (spec.optimizer,)
+
+
 def init_state(spec: StepSpec, params: dict, hp: dict):
-    """Optimiser state for one trajectory."""
-    return optimizer(spec, hp, hp["optimizer.lr"]).init(params)
+    """Optimiser state for one trajectory: the optimiser's state; a tuple of every listed optimiser's
+    state when ``optimizer.name`` is a grid axis; paired as ``(that, noise state)`` when a switched-on
+    noise model carries state (:mod:`jaxrelu.dynamics.noise`)."""
+    opts = _entries(spec)
+    if len(opts) > 1:
+        state = tuple(optimizer(spec, hp, hp["optimizer.lr"], o).init(params) for o in opts)
+    else:
+        state = optimizer(spec, hp, hp["optimizer.lr"]).init(params)
+    return (state, noise.init(spec, params)) if noise.stateful(spec) else state
+
+
+#: fold_in tag of the label flips' stream under a step's label key (label noise uses the key itself)
+FLIP = 1
+
+
+def sampled_labels(spec: StepSpec, y, key, hp: dict):
+    """The labels SGD sees for clean (or data-noisy) labels y (B,): ỹ = s ⊙ y + σ_LN ξ.
+
+    Label flip (``optimizer.label_flip`` = p): s_i = −1 where u_i < p, u ~ U[0, 1)^B from
+    ``fold_in(key, FLIP)``, else +1; label noise: ξ = ``normal(key, (B,))``.  Each only when
+    switched on (``spec.on``), so a study without label flips draws exactly what it drew
+    before the flips existed, and p = 0 flips nothing.
+    """
+    if "optimizer.label_flip" in spec.on:
+        u = rng.uniform(rng.fold_in(key, FLIP), y.shape, jnp.float32)
+        y = jnp.where(u < hp["optimizer.label_flip"], -y, y)
+    if "optimizer.label_noise" in spec.on:
+        y = y + hp["optimizer.label_noise"] * rng.normal(key, y.shape, y.dtype)
+    return y
 
 
 def batch_gradient(spec: StepSpec, params, x, y, key, hp: dict):
-    """∇_θ of the batch loss, with label-noise SGD's fresh label noise and the batch mask."""
-    if "optimizer.label_noise" in spec.on:
-        y = y + hp["optimizer.label_noise"] * rng.normal(key, y.shape, y.dtype)
+    """∇_θ of the batch loss, with label-flip and label-noise SGD's fresh labels (:func:`sampled_labels`)
+    and the batch mask.  x (B, d), y (B,)."""
+    y = sampled_labels(spec, y, key, hp)
     if spec.masked_batch:
         bs = hp["optimizer.batch_size"]
         mask = (jnp.arange(x.shape[0]) < bs).astype(x.dtype)
@@ -128,18 +167,60 @@ def batch_gradient(spec: StepSpec, params, x, y, key, hp: dict):
     return jax.grad(lambda p: batch_loss(spec, p, x, y))(params)
 
 
-def apply_update(spec: StepSpec, params, opt_state, grads, key, hp: dict, lr):
-    """θ ← θ − lr·(optax chain of grads) [+ √(2·lr·T) ζ]; a frozen second layer stays put."""
-    updates, opt_state = optimizer(spec, hp, lr).update(grads, opt_state, params)
-    if "optimizer.langevin_temperature" in spec.on:
-        leaves, tree = jax.tree.flatten(params)
-        keys = rng.split(key, len(leaves))
-        scale = jnp.sqrt(2 * lr * hp["optimizer.langevin_temperature"])
-        noise = [scale * rng.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
-        updates = jax.tree.map(jnp.add, updates, jax.tree.unflatten(tree, noise))
+#: the per-layer learning rates' key: the second layer's rate / the first layer's
+LR_RATIO = "optimizer.second_layer_lr_ratio"
+
+
+def _optimise(spec: StepSpec, params, opt_state, grads, hp: dict, lr, grad_fn):
+    """The optimiser's update and state; the grid point's update when ``optimizer.name`` is swept
+    (every listed optimiser steps its own state with the same gradient; ``select_n`` on the index)."""
+    opts = _entries(spec)
+    extra = {}
+    if any(o.needs_loss for o in opts):                    # SAM: the gradient at another point
+        if grad_fn is None:
+            raise ValueError("optimizer.name: this optimiser needs the loss (grad_fn), which this dynamics "
+                             "does not supply; use optimizer.method = 'sgd'")
+        fn = grad_fn
+        if "optimizer.weight_decay" in spec.on:           # the objective the chain's input is the gradient of
+            lam = hp["optimizer.weight_decay"]
+            fn = lambda p, f=fn: jax.tree.map(lambda g, q: g + lam * q, f(p), p)  # noqa: E731
+        if not spec.train_second_layer:                    # a frozen layer is no direction of ascent
+            grads = {**grads, "a": jnp.zeros_like(grads["a"])}
+            fn = lambda p, f=fn: {**f(p), "a": jnp.zeros_like(p["a"])}  # noqa: E731
+        extra = {"grad_fn": fn}
+    if len(opts) == 1:
+        return optimizer(spec, hp, lr).update(grads, opt_state, params, **extra)
+    outs = [optimizer(spec, hp, lr, o).update(grads, s, params, **extra) for o, s in zip(opts, opt_state)]
+    which = hp["optimizer.name"].astype(jnp.int32)
+    updates = jax.tree.map(lambda *u: jax.lax.select_n(which, *u), *[u for u, _ in outs])
+    return updates, tuple(s for _, s in outs)
+
+
+def apply_update(spec: StepSpec, params, opt_state, grads, key, hp: dict, lr, grad_fn=None):
+    """θ ← θ + (optax chain of grads) [· r on the second layer] [+ noise]; a frozen second layer stays put.
+
+    ``params``, ``grads``: pytrees {"W": (m, d), "a": (m,)[, "b": (m,)]}; ``opt_state``: as
+    :func:`init_state` returns; ``key``: the step's noise key (uint32[2]); ``lr``: η_t (traced
+    scalar); ``grad_fn``: θ' ↦ the batch gradient at θ' (same batch and label noise), for the
+    optimisers that need the loss (SAM).  The second layer's update is scaled by
+    r = ``optimizer.second_layer_lr_ratio`` (its rate r η_t) when r ≠ 1 or swept; the noise
+    models (:mod:`jaxrelu.dynamics.noise`: Langevin √(2 η_ℓ T) ζ, Anti-PGD, α-stable, Student-t)
+    use each layer's rate η_ℓ.  Returns (params, opt_state).
+    """
+    stateful = noise.stateful(spec)
+    if stateful:
+        opt_state, noise_state = opt_state
+    else:
+        noise_state = None
+    updates, opt_state = _optimise(spec, params, opt_state, grads, hp, lr, grad_fn)
+    lrs = {k: lr for k in params}
+    if LR_RATIO in spec.on:
+        updates = {**updates, "a": updates["a"] * hp[LR_RATIO]}
+        lrs["a"] = lr * hp[LR_RATIO]
+    updates, noise_state = noise.add(spec, updates, params, key, hp, lrs, noise_state)
     if not spec.train_second_layer:
         updates = {**updates, "a": jnp.zeros_like(updates["a"])}
-    return optax.apply_updates(params, updates), opt_state
+    return optax.apply_updates(params, updates), ((opt_state, noise_state) if stateful else opt_state)
 
 
 # the built-in dynamics register themselves

@@ -43,9 +43,9 @@ One job per module, in the order of the data path:
 from jaxrelu.engine.batching import BLOCK
 from jaxrelu.engine.chunking import chunk_size
 from jaxrelu.engine.devices import cpu_cores, init_distributed, use_cpu_cores
-from jaxrelu.engine.loop import initial_params, run
+from jaxrelu.engine.loop import initial_params, run, trace_observables
 from jaxrelu.engine.program import Program, build
 from jaxrelu.engine.trajectory import BLOCKS, DATA, INIT, SHUFFLE, STEPS
 
 __all__ = ["BLOCK", "BLOCKS", "DATA", "INIT", "SHUFFLE", "STEPS", "Program", "build", "chunk_size", "cpu_cores",
-           "init_distributed", "initial_params", "run", "use_cpu_cores"]
+           "init_distributed", "initial_params", "run", "trace_observables", "use_cpu_cores"]

@@ -21,10 +21,9 @@ class Accumulators:
                        "diverged": np.zeros((R, G), np.int64),
                        "fpt": np.full((S, G, len(prog.first_passage)), -1, np.int64)}
         for j, (_, e) in enumerate(prog.histograms):
-            self.arrays[f"hist{j}"] = np.zeros((R, G, len(e) - 1), np.int64)
-        if prog.return_values:
-            vdt = np.float64 if prog.dtype == "float64" else np.float32
-            self.arrays["values"] = np.full((S, G, n_obs, R), np.nan, vdt)
+            self.arrays[f"hist{j}"] = np.zeros((R, G, len(e) + 1), np.int64)      # under, bins, over
+        if prog.return_values:                  # observables are evaluated in float64 (engine.segment)
+            self.arrays["values"] = np.full((S, G, n_obs, R), np.nan, np.float64)
 
     def add(self, r: int, rows: slice, summ: dict) -> None:
         """Merge one chunk's summary at record r; its per-seed rows are ``rows``."""

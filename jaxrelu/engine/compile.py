@@ -28,11 +28,26 @@ class Init:
         return init(keys, hp, shared, draw(keys))
 
 
+class Segment:
+    """One record segment from two compiled programs: the steps (in the run's dtype), then the
+    observables and their statistics (traced with x64 on: float64 observables)."""
+
+    def __init__(self, advance, observe):
+        self.programs = (advance, observe)
+
+    def __call__(self, state, per_seed, keys, hp, shared, valid, t0, t1, rec):
+        advance, observe = self.programs
+        state = advance(state, per_seed, keys, hp, shared, t0, t1)
+        flags, summary = observe(state, per_seed, hp, shared, valid, rec)
+        return {**state, **flags}, summary
+
+
 COMPILED: dict = {}
 
 
 def compiled(prog, keys, hp, shared, valid):
-    """AOT-compiled (init, segment) for this Program and chunk shape, cached.
+    """AOT-compiled (init, segment) for this Program and chunk shape, cached (:class:`Init`,
+    :class:`Segment`).
 
     Returns them with the seconds spent compiling (0 when cached).
     """
@@ -41,7 +56,7 @@ def compiled(prog, keys, hp, shared, valid):
     if cache_key in COMPILED:
         return COMPILED[cache_key], 0.0
     t0 = time.perf_counter()
-    draw, init, segment = make_fns(prog, getattr(keys, "sharding", None) if jax.local_device_count() > 1 else None)
+    draw, init, segment, observe = make_fns(prog, getattr(keys, "sharding", None) if jax.local_device_count() > 1 else None)
     # each program is compiled for what the one before returns, shardings included
     typed = lambda shapes, shardings: jax.tree.map(  # noqa: E731
         lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh), shapes, shardings)
@@ -50,8 +65,10 @@ def compiled(prog, keys, hp, shared, valid):
     init_c = jax.jit(init, donate_argnums=3).lower(keys, hp, shared, drawn).compile()
     state, per_seed = typed(jax.eval_shape(init, keys, hp, shared, drawn), init_c.output_shardings)
     i32 = jax.ShapeDtypeStruct((), jnp.int32)
-    seg_c = jax.jit(segment, donate_argnums=0).lower(state, per_seed, keys, hp, shared, valid,
-                                                     i32, i32, i32).compile()
-    COMPILED[cache_key] = (Init(draw_c, init_c), seg_c)
+    seg_c = jax.jit(segment, donate_argnums=0).lower(state, per_seed, keys, hp, shared, i32, i32).compile()
+    stepped = typed(jax.eval_shape(segment, state, per_seed, keys, hp, shared, i32, i32), seg_c.output_shardings)
+    with jax.enable_x64(True):
+        obs_c = jax.jit(observe).lower(stepped, per_seed, hp, shared, valid, i32).compile()
+    COMPILED[cache_key] = (Init(draw_c, init_c), Segment(seg_c, obs_c))
     return COMPILED[cache_key], time.perf_counter() - t0
 

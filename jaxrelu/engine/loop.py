@@ -49,10 +49,26 @@ def initial_params(study: Study, n_seeds: int):
         seeds_key, shared_key = rng.split(jax.random.PRNGKey(study.run.seed))
         shared = tasks.make_shared(shared_key, study.task, dt)
         idx = jnp.arange(study.run.first_seed, study.run.first_seed + n_seeds, dtype=jnp.uint32)
-        draw, init, _ = make_fns(prog)
+        draw, init, *_ = make_fns(prog)
         state, _ = Init(jax.jit(draw), jax.jit(init))(_seed_keys(seeds_key, idx),
                                                        {k: jnp.asarray(v, dt) for k, v in hp_np.items()}, shared)
     return state["params"], shared, hp_np
+
+
+def trace_observables(prog, study: Study, hp_np: dict) -> None:
+    """Trace one seed's initialisation and observables abstractly (``jax.eval_shape``: no
+    computation), so that an observable that refuses the study's shapes or activation raises
+    its ValueError now, not when the run compiles."""
+    dt = jnp.dtype(prog.dtype)
+    keys = jax.ShapeDtypeStruct((1, 2), jnp.uint32)
+    with jax.enable_x64(prog.dtype == "float64"):
+        shared = jax.eval_shape(lambda k: tasks.make_shared(k, study.task, dt), jax.random.PRNGKey(0))
+        hp = {k: jax.ShapeDtypeStruct(v.shape, dt) for k, v in hp_np.items()}
+        draw, init, _, observe = make_fns(prog)
+        state, per_seed = jax.eval_shape(init, keys, hp, shared, jax.eval_shape(draw, keys))
+    with jax.enable_x64(True):
+        jax.eval_shape(observe, state, per_seed, hp, shared, jax.ShapeDtypeStruct((1,), bool),
+                       jax.ShapeDtypeStruct((), jnp.int32))
 
 
 def _seed_keys(base_key, indices):
@@ -65,8 +81,10 @@ def run(study: Study, progress: Callable[[dict], None] | None = None,
     """Run every seed at every grid point; return statistics over seeds.
 
     ``progress``, if given, is called between compiled segments with a dict
-    ``{"steps_done", "steps_total", "elapsed", "trajectories"}`` (steps counted
-    per trajectory, summed over seeds and grid points).
+    ``{"steps_done", "steps_total", "elapsed", "run_seconds", "trajectories"}`` (steps
+    counted per trajectory, summed over seeds and grid points; ``elapsed`` the wall time
+    of this call, ``run_seconds`` the stepping time so far, compilation excluded, as in
+    the results' ``meta["run_seconds"]``).
 
     ``checkpoint``: a directory.  The run state (parameters, optimiser state,
     accumulated statistics, first passages) is written atomically to
@@ -137,7 +155,7 @@ def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
                                                   for v, old in zip(saved_state, jax.tree.leaves(state))])
                 r0 = position["record"]
             saved_state = None
-            t0 = time.perf_counter()
+            t0 = now = time.perf_counter()
             rows = slice(c * size, min((c + 1) * size, S))
             since_ckpt = 0
             for r in range(r0, R):
@@ -145,20 +163,21 @@ def _run(study: Study, progress, ckpt_dir: Path | None) -> Results:
                 state, summ = segment_c(state, per_seed, keys, hp, shared, valid,
                                         jnp.int32(prev), jnp.int32(records[r]), jnp.int32(r))
                 acc.add(r, rows, jax.device_get(summ))
+                now = time.perf_counter()            # stepping time: what run_seconds and the rate count
                 since_ckpt += 1
                 if progress is not None:
                     done = c * size * G * study.run.steps + (rows.stop - rows.start) * G * records[r]
-                    progress({"steps_done": done, "steps_total": steps_total,
-                              "elapsed": time.perf_counter() - t_start, "trajectories": S * G})
+                    progress({"steps_done": done, "steps_total": steps_total, "trajectories": S * G,
+                              "elapsed": now - t_start, "run_seconds": run_s + now - t0})
                 if ckpt_dir is not None and r + 1 < R and (interrupt.requested or (every and since_ckpt >= every)):
                     pos = {**position, "chunk": c, "record": r + 1, "compile_seconds": compile_s,
-                           "run_seconds": run_s + time.perf_counter() - t0}
+                           "run_seconds": run_s + now - t0}
                     checkpoint.save_checkpoint(ckpt_dir, acc, pos, state, rows)
                     since_ckpt = 0
                 if interrupt.requested:
                     raise KeyboardInterrupt
             acc.arrays["fpt"][rows] = np.asarray(jax.device_get(state["fpt"]))[: rows.stop - rows.start]
-            run_s += time.perf_counter() - t0
+            run_s += now - t0
             del state, per_seed
             if ckpt_dir is not None and c + 1 < n_chunks:
                 checkpoint.save_chunk(ckpt_dir, acc, c, rows, fingerprint)
@@ -201,8 +220,8 @@ def _finalize(study, prog, records, acc: Accumulators, compile_s, run_s, size, n
     to_grid = lambda a: a.reshape(gshape + a.shape[1:])  # noqa: E731  (G, ...) -> (*grid, ...)
     arrays = {"step": np.asarray(records, np.int64),
               "seed": np.arange(study.run.first_seed, study.run.first_seed + S, dtype=np.int64)}
-    for axis, vals in study.sweep:         # numbers, or the names of methods
-        arrays[axis] = np.asarray(vals) if axis == "optimizer.method" else np.asarray(vals, np.float64)
+    for axis, vals in study.sweep:         # numbers, or names (optimizer.method, optimizer.name)
+        arrays[axis] = np.asarray(vals) if isinstance(vals[0], str) else np.asarray(vals, np.float64)
     fin = [stats.finalize(acc.moments(r)) for r in range(R)]       # per record: (G, n_obs)
     values = acc.arrays.get("values")
     diverged, fpt = acc.arrays["diverged"], acc.arrays["fpt"]
@@ -218,7 +237,10 @@ def _finalize(study, prog, records, acc: Accumulators, compile_s, run_s, size, n
             arrays[f"{name}.per_seed"] = to_grid(np.moveaxis(values[:, :, i, :], 0, 1))
     for (i, edges), j in zip(prog.histograms, range(len(prog.histograms))):
         name = prog.observables[i]
-        arrays[f"{name}.hist"] = to_grid(np.moveaxis(acc.arrays[f"hist{j}"], 0, 1))
+        counts = to_grid(np.moveaxis(acc.arrays[f"hist{j}"], 0, 1))            # (*grid, R, bins + 2)
+        arrays[f"{name}.hist"] = counts[..., 1:-1]
+        arrays[f"{name}.hist_underflow"] = counts[..., 0]
+        arrays[f"{name}.hist_overflow"] = counts[..., -1]
         arrays[f"{name}.hist_edges"] = np.asarray(edges)
     arrays["diverged.count"] = to_grid(diverged.T.copy())
     arrays["diverged.fraction"] = to_grid(diverged.T / S)

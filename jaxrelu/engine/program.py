@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jaxrelu import model, stats, tasks
-from jaxrelu.config import SWEEPABLE, ConfigError, Study
+from jaxrelu.config import OFF, SWEEPABLE, ConfigError, Study
 from jaxrelu.dynamics import StepSpec
 from jaxrelu.observables import Context
 from jaxrelu.registry import ACTIVATIONS, DYNAMICS, LOSSES, OBSERVABLES, OPTIMIZERS, TASKS, load_plugins
@@ -57,11 +57,14 @@ def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
     activation = ACTIVATIONS.get(m.activation, "model.activation")
     teacher = ACTIVATIONS.get(t.teacher_activation, "task.teacher_activation") if task.teacher else None
     loss = LOSSES.get(getattr(t, "loss", "square"), "task.loss")
-    optimizer = OPTIMIZERS.get(getattr(o, "name", "sgd"), "optimizer.name")
+    opt_names = study.optimizers
+    optimizers = tuple(OPTIMIZERS.get(k, "optimizer.name") for k in opt_names)
     observers = tuple(OBSERVABLES.get(k, "record.observables") for k in r.observables)
 
-    def number(path, v):                     # the method axis is traced as an index into methods
-        return names.index(v) if path == "optimizer.method" else v
+    categorical = {"optimizer.method": names, "optimizer.name": opt_names}
+
+    def number(path, v):                     # a categorical axis is traced as an index into its entries
+        return categorical[path].index(v) if path in categorical else v
     hp = {}
     for path in SWEEPABLE:
         vals = sweep.get(path)
@@ -73,7 +76,11 @@ def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
     n = 0 if online else t.train_size
     if m.first_layer_init == "orthonormal" and m.width > t.input_dim:
         raise ConfigError(f"model.width must be <= task.input_dim ({t.input_dim}) for orthonormal init, got {m.width}")
+    provided = tasks.provided(task, t)        # runs the task's check of task.params
     for name, obs in zip(r.observables, observers):
+        if obs.requires not in (None, "teacher", "train_set") and obs.requires not in provided:
+            raise ConfigError(f"record.observables: {name} needs a task that provides {obs.requires!r}; "
+                              f"task.kind = {t.kind!r} provides {', '.join(sorted(provided)) or 'nothing'}")
         if obs.requires == "teacher" and not task.teacher:
             raise ConfigError(f"record.observables: {name} needs a task with a teacher "
                               f"(task.kind = 'teacher_student'), got task.kind = {t.kind!r} (use train_loss)")
@@ -84,6 +91,14 @@ def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
             "optimizer.label_noise" in swept or o.label_noise != 0.0):
         raise ConfigError(f"optimizer.label_noise: the SDE's label-noise term assumes task.loss = 'square', "
                           f"got {t.loss!r}")
+    if any(d.population for d in methods) and ("optimizer.label_flip" in swept or getattr(o, "label_flip", 0.0)):
+        raise ConfigError("optimizer.label_flip: flips SGD's sampled labels; the "
+                          f"{'/'.join(d.name for d in methods if d.population)} dynamics has no label-flip term "
+                          "(use optimizer.method = 'sgd' or 'svag')")
+    if any(opt.needs_loss for opt in optimizers) and any(d.name != "sgd" for d in methods):
+        raise ConfigError(f"optimizer.name: {', '.join(k for k, e in zip(opt_names, optimizers) if e.needs_loss)} "
+                          "takes a second gradient of SGD's batch, which only optimizer.method = 'sgd' supplies, "
+                          f"got {', '.join(names)}")
     spec = tasks.TaskSpec(
         task=task, input_dim=t.input_dim, online=online, train_size=n, batch_max=bmax,
         full_batch=(not online and bmax == n and "optimizer.batch_size" not in swept and not o.replacement),
@@ -93,12 +108,13 @@ def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
         params=tuple(getattr(t, "params", ())))
     c = model.output_scale(m.parametrization, m.width)
     step = StepSpec(
-        c=c, activation=activation, loss=loss, optimizer=optimizer, train_second_layer=m.train_second_layer,
-        on=frozenset(p for p in SWEEPABLE if p.startswith("optimizer.") and p != "optimizer.method"
-                     and (p in swept or float(study.value(p)) != 0.0)),
+        c=c, activation=activation, loss=loss, optimizer=optimizers[0], train_second_layer=m.train_second_layer,
+        on=frozenset(p for p, off in OFF.items() if p.startswith("optimizer.")
+                     and (p in swept or float(study.value(p)) != off)),
         masked_batch="optimizer.batch_size" in swept,
         decay_steps=tuple(int(f * study.run.steps) for f in o.decay_at) if o.schedule == "step" else (),
-        methods=methods, substeps=o.substeps, svag_max=int(hp["optimizer.svag_l"].max()))
+        methods=methods, substeps=o.substeps, svag_max=int(hp["optimizer.svag_l"].max()),
+        optimizers=optimizers if len(optimizers) > 1 else ())
     ctx = Context(c=c, activation=activation, teacher_activation=teacher, online=online, loss=loss,
                   closed_form=(task.teacher and not m.bias and loss.square
                                and kernels.has_closed_form(activation, teacher)))

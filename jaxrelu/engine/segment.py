@@ -21,7 +21,8 @@ def merge_data(shared, per_seed):
 
 
 def make_fns(prog, sharding=None):
-    """The (init, segment) functions of a Program, to be jitted.
+    """The (draw, init, segment, observe) functions of a Program, to be jitted; ``observe``
+    is traced with x64 on (observables in float64, whatever the run's dtype).
 
     With a ``sharding`` over the seed axis, per-seed arrays are constrained to it
     (statistics over seeds then reduce across devices).
@@ -92,20 +93,41 @@ def make_fns(prog, sharding=None):
             out = jax.lax.fori_loop(t0, t1, body, (dyn, c0, tag(t0)))[0]
         return jax.tree.map(lambda a: a[:, None], out) if G == 1 else out
 
-    def segment(state, per_seed, seed_keys, hp, shared, valid, t0, t1, rec):
+    def segment(state, per_seed, seed_keys, hp, shared, t0, t1):
+        """Steps t0 .. t1 − 1 of every trajectory (``alive`` and ``fpt`` pass through)."""
         dyn = {k: state[k] for k in ("params", "opt", "params0") if k in state}
         # a diverged trajectory is stepped on with the others (its parameters go to inf or nan):
         # ``alive`` stays false for it, so it never enters a statistic again.  Freezing it would
         # keep a copy of every trajectory's state through the segment (3.2 of W1's 10 KiB per
         # trajectory), or cost a select at every step.
-        new = advance(t0, t1, dyn, per_seed, seed_keys, hp, shared)
-        alive = state["alive"]
+        return shard({**state, **advance(t0, t1, dyn, per_seed, seed_keys, hp, shared)})
 
-        def obs_seed(st, ps):
+    def values(params, params0, per_seed, hp, shared):
+        """(S, G, n_obs) float64 observables and (S, G) health flags, one seed at a time (``lax.map``):
+        each seed's values come from the same compiled computation whatever the chunk, vmap width or
+        device count, so they are bitwise independent of them."""
+        def one_seed(args):
+            p, p0, ps = _f64(args)
             data = merge_data(shared, ps)
-            return jax.vmap(lambda s, h: trajectory.observe_one(prog, s, data, h))(st, hp)
-        vals, ok = jax.vmap(obs_seed)(new, per_seed)            # (S, G, n_obs), (S, G)
-        alive = alive & ok
+
+            def one(q, q0, h):
+                return trajectory.observe_one(prog, {"params": q, **({"params0": q0} if prog.needs_init else {})},
+                                              data, h)
+            return jax.vmap(one)(p, p0, hp)
+        return jax.lax.map(one_seed, (params, params0, per_seed))
+
+    def observe(state, per_seed, hp, shared, valid, rec):
+        """The observables of every trajectory at record ``rec``, in float64 (traced with x64 on), and
+        their statistics over seeds; updates ``alive`` and the first passages."""
+        hp64, shared64 = _f64(hp), _f64(shared)
+        args = (state["params"], state.get("params0", state["params"]), per_seed)
+        if sharding is None:
+            vals, ok = values(*args, hp64, shared64)
+        else:                                   # each device its own seeds: no collective inside the loop
+            spec = jax.sharding.PartitionSpec("seeds")
+            vals, ok = jax.shard_map(lambda p, p0, ps: values(p, p0, ps, hp64, shared64), mesh=sharding.mesh,
+                                     in_specs=(spec, spec, spec), out_specs=(spec, spec), check_vma=False)(*args)
+        alive = state["alive"] & ok
         mask = alive & valid[:, None]
         fpt = state["fpt"]
         for j, (i, thr, below) in enumerate(prog.first_passage):
@@ -114,11 +136,15 @@ def make_fns(prog, sharding=None):
         m3 = jnp.broadcast_to(mask[..., None], vals.shape)
         summary = {"moments": stats.moments(vals, m3, axis=0),
                    "diverged": jnp.sum(valid[:, None] & ~alive, axis=0),
-                   "hist": tuple(stats.histogram(vals[..., i], mask, jnp.asarray(e), axis=0)
+                   "hist": tuple(stats.histogram(vals[..., i], mask, jnp.asarray(e, vals.dtype), axis=0)
                                  for i, e in prog.histograms)}
         if prog.return_values:
             summary["values"] = jnp.where(m3, vals, jnp.nan)
-        return shard({**new, "alive": alive, "fpt": fpt}), summary
+        return shard({"alive": alive, "fpt": fpt}), summary
 
-    return draw, init, segment
+    return draw, init, segment, observe
 
+
+def _f64(tree):
+    """Floating leaves of ``tree`` as float64 (traced with x64 on)."""
+    return jax.tree.map(lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)

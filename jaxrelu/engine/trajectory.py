@@ -66,13 +66,18 @@ def step_one(prog, t, state, data, seed_key, hp, batch=None):
 
 
 def observe_one(prog, state, data, hp):
-    """(n_observables,) values and the alive flag of one trajectory."""
+    """(n_observables,) values and the alive flag of one trajectory.
+
+    The engine calls it with the parameters, data and ``hp`` cast to float64 (whatever the
+    run's dtype), so values are those of the run's trajectory evaluated to float64 precision
+    (:mod:`jaxrelu.engine.segment`).  A trajectory is alive while its parameters stay within
+    ``run.blowup`` and every value is finite in the run's dtype.
+    """
     if data.y_train is not None:
         data = data._replace(y_train=data.labels(hp["task.label_noise"]))
     params = state["params"]
-    vals = jnp.stack([obs.fn(params, state.get("params0"), data, prog.ctx)
-                      for obs in prog.observers]).astype(jnp.dtype(prog.dtype))
+    vals = jnp.stack([obs.fn(params, state.get("params0"), data, prog.ctx) for obs in prog.observers])
     leaves = jax.tree.leaves(params)
     # max |p| <= blowup is False for inf and for nan (max propagates nan): one reduction per leaf
     ok = jnp.all(jnp.stack([jnp.max(jnp.abs(p)) <= prog.blowup for p in leaves]))
-    return vals, ok & jnp.all(jnp.isfinite(vals))
+    return vals, ok & jnp.all(jnp.isfinite(vals.astype(jnp.dtype(prog.dtype))))

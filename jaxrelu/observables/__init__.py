@@ -4,7 +4,8 @@ An observable is a pure function ``fn(params, params0, data, ctx) -> scalar`` of
 current parameters, the initial parameters (``None`` unless the observable declared
 ``needs_init``), the task arrays (:class:`jaxrelu.tasks.TaskData`) and the static
 :class:`Context`.  The engine vmaps it over grid points and seeds.  Register your own
-with :func:`register`; the built-ins are in :mod:`.core` and :mod:`.diagnostics`.
+with :func:`register`; the built-ins are in :mod:`.core`, :mod:`.diagnostics` and
+:mod:`.classification`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Context:
 @dataclass(frozen=True, eq=False)
 class Observable:
     """A registered observable: ``fn``, whether it reads the initial parameters, and what it
-    requires of the task: ``"teacher"`` (a target network) or ``"train_set"`` (a finite set)."""
+    requires of the task: ``"teacher"`` (a target network), ``"train_set"`` (a finite set), or
+    anything a task ``provides`` (``"test_set"``, ``"direction"``: :func:`jaxrelu.tasks.provided`)."""
     fn: Callable
     needs_init: bool = False
     requires: str | None = None
@@ -50,4 +52,4 @@ def register(name: str, fn: Callable, needs_init: bool = False, requires: str | 
 
 
 # the built-ins register themselves
-from jaxrelu.observables import core, diagnostics  # noqa: E402,F401
+from jaxrelu.observables import classification, core, diagnostics  # noqa: E402,F401

@@ -37,6 +37,10 @@ numbers for finite parameters (the one exception: ``noise_to_signal`` is +inf at
 critical point with nonzero noise), and the 1-D ``kink_count`` raises at trace
 time instead of returning nan when it does not apply.
 
+Precision: evaluated in float64 by the engine (:mod:`jaxrelu.observables.core`); the Lanczos
+values are Ritz values, ≤ the top eigenvalue and exact to rounding when the Krylov space closes
+(P ≤ 32) or the top eigenvalue is an outlier.
+
 Costs are per trajectory per record; "pass" means one forward pass of the network
 over the n evaluation rows, O(n·m·d).
 """

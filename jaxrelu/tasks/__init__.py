@@ -1,16 +1,27 @@
 """Tasks: where the data come from, and how a mini-batch is drawn at step t.
 
 A task is one registered entry (:data:`jaxrelu.registry.TASKS`), defined in a module of
-its own (:mod:`jaxrelu.tasks.teacher_student`, :mod:`jaxrelu.tasks.dataset`), with a
-small protocol (:class:`Task`):
+its own (:mod:`jaxrelu.tasks.teacher_student`, :mod:`jaxrelu.tasks.dataset`,
+:mod:`jaxrelu.tasks.classification`), with a small protocol (:class:`Task`):
 
 * ``shared(key, cfg, dtype) -> TaskData``: what every seed shares (a teacher and its
   held-out sample, a fixed dataset);
 * ``inputs(key, shape, dtype, start=0)``: the input distribution, drawn for online
   streams and for training sets drawn per seed (``None``: the task's data are fixed);
 * ``label(data, x, spec)``: the clean labels y = f*(x) of inputs (``None``: fixed labels);
+* ``sample(key, shape, dtype, spec, start=0) -> (x, y)``: instead of ``inputs`` and
+  ``label``, inputs (*shape) and clean labels (shape[:-1]) drawn together, for tasks whose
+  label is not a function of the input (a mixture's label picks its cluster); ``spec.params``
+  holds the task's parameters, and ``start`` counts the numbers of x's stream (d per row);
 * ``teacher``: whether ``TaskData.teacher`` holds a target network (teacher overlaps,
-  closed-form population loss).
+  closed-form population loss);
+* ``provides``: what else the task gives the observables, by name (``"test_set"``: a held-out
+  set ``TaskData.x_test, y_test``; ``"direction"``: ``TaskData.directions``), or a function
+  of the ``TaskConfig`` returning the names; ``"teacher"`` and (``task.train_size = n``)
+  ``"train_set"`` are implied.  An observable's ``requires`` is checked against them
+  (:func:`provided`);
+* ``check(cfg)``: raises :class:`~jaxrelu.config.ConfigError` for bad ``task.params`` (or
+  combinations), before anything runs.
 
 Everything else is generic and lives here: ``task.train_size = "online"`` draws fresh
 samples at every step; an integer n draws a training set per seed (label noise
@@ -43,12 +54,27 @@ class Task:
     inputs: Callable | None = None
     label: Callable | None = None
     teacher: bool = False
+    sample: Callable | None = None
+    provides: tuple | Callable = ()
+    check: Callable | None = None
 
 
 def register(name: str, shared: Callable, *, inputs: Callable | None = None, label: Callable | None = None,
-             teacher: bool = False) -> Task:
+             teacher: bool = False, sample: Callable | None = None, provides: tuple | Callable = (),
+             check: Callable | None = None) -> Task:
     """Register a task under ``name`` (``task.kind`` in a study); returns the entry."""
-    return TASKS.register(name, Task(name, shared, inputs, label, teacher))
+    return TASKS.register(name, Task(name, shared, inputs, label, teacher, sample, tuple(provides)
+                                      if not callable(provides) else provides, check))
+
+
+def provided(task: Task, cfg) -> frozenset:
+    """What ``task`` under the ``TaskConfig`` ``cfg`` gives the observables (``Observable.requires``):
+    ``"teacher"``, ``"train_set"``, and its ``provides``.  Runs the task's ``check(cfg)`` first."""
+    if task.check is not None:
+        task.check(cfg)
+    names = task.provides(cfg) if callable(task.provides) else task.provides
+    implied = (("teacher",) if task.teacher else ()) + (("train_set",) if cfg.train_size != "online" else ())
+    return frozenset(tuple(names) + implied)
 
 
 @dataclass(frozen=True)
@@ -79,7 +105,8 @@ class TaskData(NamedTuple):
     y_train: jax.Array | None = None     # (n,) clean labels
     e_train: jax.Array | None = None     # (n,) standard-normal label noise of the samples
     x_test: jax.Array | None = None      # (n_test, d) shared held-out inputs
-    y_test: jax.Array | None = None      # (n_test,) noiseless teacher outputs
+    y_test: jax.Array | None = None      # (n_test,) noiseless teacher outputs (clean labels)
+    directions: jax.Array | None = None  # (k, d) unit vectors the task is built around (a mixture's mean)
 
     def labels(self, data_noise):
         """Training labels with the data noise of the grid point."""
@@ -102,14 +129,16 @@ def draw_seed_data(key, spec: TaskSpec, dtype) -> dict:
         return {}
     kx, kn = rng.split(key)
     out = {"e_train": rng.normal(kn, (spec.train_size,), dtype)}
-    if spec.task.inputs is not None:
+    if spec.task.sample is not None:
+        out["x_train"], out["y_train"] = spec.task.sample(kx, (spec.train_size, spec.input_dim), dtype, spec)
+    elif spec.task.inputs is not None:
         out["x_train"] = spec.task.inputs(kx, (spec.train_size, spec.input_dim), dtype)
     return out
 
 
 def label_seed_data(drawn: dict, shared: TaskData, spec: TaskSpec) -> dict:
     """:func:`draw_seed_data`'s arrays with the clean labels y_train (n,) of the drawn inputs added."""
-    if "x_train" not in drawn:
+    if "x_train" not in drawn or "y_train" in drawn:
         return drawn
     return {**drawn, "y_train": spec.task.label(shared, drawn["x_train"], spec)}
 
@@ -157,7 +186,11 @@ def draw_online_batch(spec: TaskSpec, keys, i, dtype) -> dict:
     """
     kx, kn = keys
     B, d = spec.batch_max, spec.input_dim
-    out = {"x": spec.task.inputs(kx, (B, d), dtype, start=i * (B * d))}
+    if spec.task.sample is not None:
+        x, y = spec.task.sample(kx, (B, d), dtype, spec, start=i * (B * d))
+        out = {"x": x, "y": y}
+    else:
+        out = {"x": spec.task.inputs(kx, (B, d), dtype, start=i * (B * d))}
     if spec.label_noise:
         out["e"] = rng.normal(kn, (B,), dtype, start=i * B)
     return out
@@ -165,6 +198,8 @@ def draw_online_batch(spec: TaskSpec, keys, i, dtype) -> dict:
 
 def online_batch(spec: TaskSpec, data: TaskData, drawn: dict) -> dict:
     """A :func:`draw_online_batch` draw with its clean labels y = f*(x) (B,)."""
+    if "y" in drawn:                          # drawn with the inputs (``Task.sample``)
+        return drawn
     return {**drawn, "y": spec.task.label(data, drawn["x"], spec)}
 
 
@@ -172,8 +207,11 @@ def sample_iid(spec: TaskSpec, data: TaskData, key, rows: int, data_noise, dtype
     """``rows`` i.i.d. samples: fresh Gaussian inputs online, uniform indices of a finite set."""
     if spec.online:
         kx, kn = rng.split(key)
-        x = spec.task.inputs(kx, (rows, spec.input_dim), dtype)
-        y = spec.task.label(data, x, spec)
+        if spec.task.sample is not None:
+            x, y = spec.task.sample(kx, (rows, spec.input_dim), dtype, spec)
+        else:
+            x = spec.task.inputs(kx, (rows, spec.input_dim), dtype)
+            y = spec.task.label(data, x, spec)
         if data_noise is not None:
             y = y + data_noise * rng.normal(kn, (rows,), dtype)
         return x, y
@@ -209,4 +247,4 @@ def sample_batch(spec: TaskSpec, data: TaskData, key, shuffle_key, t, batch_size
 
 
 # the built-in tasks register themselves
-from jaxrelu.tasks import dataset, teacher_student  # noqa: E402,F401
+from jaxrelu.tasks import classification, dataset, teacher_student  # noqa: E402,F401

@@ -53,4 +53,5 @@ def label(data: tasks.TaskData, x, spec: tasks.TaskSpec):
     return teacher_output(data.teacher, x, spec.teacher_activation)
 
 
-TEACHER_STUDENT = tasks.register("teacher_student", shared, inputs=gaussian_inputs, label=label, teacher=True)
+TEACHER_STUDENT = tasks.register("teacher_student", shared, inputs=gaussian_inputs, label=label, teacher=True,
+                                 provides=("test_set",))

@@ -41,10 +41,14 @@ def check_ode_applies(study: Study) -> None:
         (m.bias, "model.bias", "the ODE has no biases"),
         (not any(DYNAMICS.get(k, "optimizer.method").ode for k in study.methods), "optimizer.method",
          "the ODE describes SGD (and its SDE); include 'sgd'"),
-        (o.name != "sgd", "optimizer.name", "the ODE describes plain SGD"),
+        (study.optimizers != ("sgd",), "optimizer.name", "the ODE describes plain SGD"),
+        ("optimizer.second_layer_lr_ratio" in swept or o.second_layer_lr_ratio != 1.0,
+         "optimizer.second_layer_lr_ratio", "the ODE uses one lr for both layers"),
         (o.schedule != "constant", "optimizer.schedule", "the ODE uses a constant lr"),
     ] + [(p in swept or float(study.value(p)) != 0.0, p, "the ODE has no such term")
-         for p in ("optimizer.momentum", "optimizer.weight_decay", "optimizer.langevin_temperature")]
+         for p in ("optimizer.momentum", "optimizer.weight_decay", "optimizer.langevin_temperature",
+                   "optimizer.label_flip", "optimizer.anti_pgd_scale", "optimizer.stable_scale",
+                   "optimizer.student_t_scale")]
     for bad, key, why in rules:
         if bad:
             raise ConfigError(f"record.theory = ['ode'] does not apply: {key}: {why}")
