@@ -1,9 +1,10 @@
 """Seeds × grid points: the compiled functions of a program.
 
-:func:`make_fns` returns (draw, init, segment): the per-seed training sets; the initial
-state of every trajectory (vmap over seeds, vmap over grid points); and one record
-segment, a ``fori_loop`` of steps t0 .. t1 − 1 followed by the observables and their
-statistics over seeds (:mod:`jaxrelu.stats`), reduced on the device.
+:func:`make_fns` returns (draw, init, segment, observe): the per-seed training sets; the
+initial state of every trajectory (vmap over seeds, vmap over grid points); one record
+segment, a ``fori_loop`` of steps t0 .. t1 − 1 in the run's dtype; and the observables at a
+record, in float64 one seed at a time, with their statistics over seeds
+(:mod:`jaxrelu.stats`) reduced on the device.
 """
 
 from __future__ import annotations
