@@ -16,15 +16,17 @@ units, initialisations) are stated once in :mod:`jaxrelu.conventions`.
 from jaxrelu.config import ConfigError, Study
 
 __all__ = ["ConfigError", "Results", "Study", "load", "run"]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
 
 
 def __getattr__(name):
     """``run``, ``load`` and ``Results`` on first use, so that ``import jaxrelu.config`` needs no JAX."""
     if name == "run":
         from jaxrelu.api import run
+
         return run
     if name in ("Results", "load"):
         from jaxrelu import results
+
         return getattr(results, name)
     raise AttributeError(f"module 'jaxrelu' has no attribute {name!r}")

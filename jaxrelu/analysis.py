@@ -37,21 +37,43 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import fft as _fft
 from scipy import special, stats
 
 __all__ = [
-    "Interval", "MeanCI", "Difference", "TestResult", "KaplanMeier", "Rate", "RateComparison",
-    "AutocorrTime", "StationaryMean", "Histogram", "PowerLawFit",
-    "mean_ci", "bootstrap_ci", "quantile_ci",
-    "paired_difference", "unpaired_difference", "ks_test", "mann_whitney",
-    "kaplan_meier", "median_survival", "exponential_rate", "compare_rates",
-    "integrated_autocorrelation_time", "stationary_mean", "stationary_histogram",
-    "fit_power_law", "TailIndex", "hill_tail_index", "block_tail_index",
+    "Interval",
+    "MeanCI",
+    "Difference",
+    "TestResult",
+    "KaplanMeier",
+    "Rate",
+    "RateComparison",
+    "AutocorrTime",
+    "StationaryMean",
+    "Histogram",
+    "PowerLawFit",
+    "mean_ci",
+    "bootstrap_ci",
+    "quantile_ci",
+    "paired_difference",
+    "unpaired_difference",
+    "ks_test",
+    "mann_whitney",
+    "kaplan_meier",
+    "median_survival",
+    "exponential_rate",
+    "compare_rates",
+    "integrated_autocorrelation_time",
+    "stationary_mean",
+    "stationary_histogram",
+    "fit_power_law",
+    "TailIndex",
+    "hill_tail_index",
+    "block_tail_index",
 ]
 
 
@@ -100,6 +122,7 @@ class Interval:
     ``se`` is a standard error when the method provides one (else nan); ``n``
     the number of (non-nan) observations used.
     """
+
     estimate: float | np.ndarray
     low: float | np.ndarray
     high: float | np.ndarray
@@ -111,6 +134,7 @@ class Interval:
 @dataclass(frozen=True)
 class MeanCI:
     """Sample mean, its standard error ``sem = s/√n`` (s with ddof=1) and the t interval."""
+
     mean: float | np.ndarray
     sem: float | np.ndarray
     low: float | np.ndarray
@@ -127,6 +151,7 @@ class Difference:
     ``"welch"`` (unequal-variance t, Welch–Satterthwaite df).  ``correlation``
     is the Pearson correlation of the pairs (paired only, else nan).
     """
+
     estimate: float | np.ndarray
     sem: float | np.ndarray
     low: float | np.ndarray
@@ -143,6 +168,7 @@ class Difference:
 @dataclass(frozen=True)
 class TestResult:
     """A test statistic and its p-value."""
+
     __test__ = False  # not a pytest test class
     statistic: float | np.ndarray
     p_value: float | np.ndarray
@@ -160,6 +186,7 @@ class KaplanMeier:
     time: S is not estimable beyond it.  ``band`` is ``"log-log"`` or
     ``"linear"`` (plain Greenwood).
     """
+
     time: np.ndarray
     survival: np.ndarray
     low: np.ndarray
@@ -194,6 +221,7 @@ class Rate:
     ``se = λ̂/√events`` (inverse Fisher information); [low, high] is the
     exact Poisson (Garwood) interval.  Units: 1 / (units of ``times``).
     """
+
     rate: float | np.ndarray
     low: float | np.ndarray
     high: float | np.ndarray
@@ -216,6 +244,7 @@ class RateComparison:
     ``p_value`` is the exact conditional binomial test of ρ = 1; ``lr_statistic``
     and ``lr_p_value`` the likelihood-ratio test of a common rate (χ²₁).
     """
+
     ratio: float
     low: float
     high: float
@@ -237,6 +266,7 @@ class AutocorrTime:
     than 50 τ per chain, or when no window satisfied M ≥ cτ(M) (τ is then
     a lower bound).
     """
+
     tau: float
     se: float
     window: int
@@ -259,6 +289,7 @@ class StationaryMean:
     a cross-check.  ``n_seeds`` counts seeds used (those with a nan after
     burn-in, i.e. diverged, are dropped); ``n_records`` is per seed.
     """
+
     mean: float | np.ndarray
     sem: float | np.ndarray
     low: float | np.ndarray
@@ -283,6 +314,7 @@ class Histogram:
     between-seed standard error of the density (independent seeds; nan with
     < 2 seeds); ``n`` the number of pooled samples.
     """
+
     counts: np.ndarray
     edges: np.ndarray
     density: np.ndarray
@@ -306,6 +338,7 @@ class PowerLawFit:
     Σ w r² of log residuals (w = 1 unweighted), ``chi2_p_value`` its
     goodness-of-fit p-value (absolute-sigma fits only, else nan).
     """
+
     exponent: float
     exponent_se: float
     exponent_low: float
@@ -347,9 +380,15 @@ def mean_ci(values, level: float = 0.95, axis: int = -1) -> MeanCI:
     return MeanCI(_out(mean), _out(sem), _out(mean - half), _out(mean + half), _out(n), level)
 
 
-def bootstrap_ci(values, statistic: Callable = np.median, level: float = 0.95,
-                 n_resamples: int = 9999, method: str = "percentile", seed: int = 0,
-                 axis: int = -1) -> Interval:
+def bootstrap_ci(
+    values,
+    statistic: Callable = np.median,
+    level: float = 0.95,
+    n_resamples: int = 9999,
+    method: str = "percentile",
+    seed: int = 0,
+    axis: int = -1,
+) -> Interval:
     """Bootstrap confidence interval of ``statistic`` over seeds (``scipy.stats.bootstrap``).
 
     values: any shape, resampled along ``axis`` (default last = seeds);
@@ -369,8 +408,7 @@ def bootstrap_ci(values, statistic: Callable = np.median, level: float = 0.95,
         # one vectorised call; bound memory at ~2e7 resampled values per batch
         chunk = max(1, int(2e7 // max(rows.size, 1)))
         with _quiet():
-            r = stats.bootstrap((rows,), statistic, axis=-1, batch=chunk,
-                                rng=np.random.default_rng(seed), **ci)
+            r = stats.bootstrap((rows,), statistic, axis=-1, batch=chunk, rng=np.random.default_rng(seed), **ci)
         est = statistic(rows, axis=-1) if _takes_axis(statistic) else np.array([statistic(r_) for r_ in rows])
         low, high, se = r.confidence_interval.low, r.confidence_interval.high, r.standard_error
         n = np.full(len(rows), rows.shape[-1])
@@ -391,14 +429,14 @@ def bootstrap_ci(values, statistic: Callable = np.median, level: float = 0.95,
 
 def _takes_axis(f) -> bool:
     import inspect
+
     try:
         return "axis" in inspect.signature(f).parameters
     except (TypeError, ValueError):
         return False
 
 
-def quantile_ci(values, q: float, level: float = 0.95, axis: int = -1,
-                method: str = "inverted_cdf") -> Interval:
+def quantile_ci(values, q: float, level: float = 0.95, axis: int = -1, method: str = "inverted_cdf") -> Interval:
     """Distribution-free interval for the q-quantile from order statistics.
 
     values: any shape, sample along ``axis`` (default last = seeds); nan dropped,
@@ -490,8 +528,9 @@ def unpaired_difference(x, y, level: float = 0.95, axis: int = -1) -> Difference
         df = (vx + vy) ** 2 / (vx**2 / (nx - 1) + vy**2 / (ny - 1))
         half = stats.t.ppf(_two_sided(level), df) * sem
         p = 2 * stats.t.sf(np.abs(est / sem), df)
-    return Difference(_out(est), _out(sem), _out(est - half), _out(est + half), _out(df), _out(p),
-                      _out(nx), _out(ny), level, "welch")
+    return Difference(
+        _out(est), _out(sem), _out(est - half), _out(est + half), _out(df), _out(p), _out(nx), _out(ny), level, "welch"
+    )
 
 
 def ks_test(x, y, alternative: str = "two-sided", axis: int = -1) -> TestResult:
@@ -539,8 +578,9 @@ def _censored(times, censor_time, events, start: float = -np.inf):
     return t, ev
 
 
-def kaplan_meier(times, censor_time: float | None = None, *, events=None, level: float = 0.95,
-                 band: str = "log-log") -> KaplanMeier:
+def kaplan_meier(
+    times, censor_time: float | None = None, *, events=None, level: float = 0.95, band: str = "log-log"
+) -> KaplanMeier:
     """Kaplan–Meier estimate of the survival S(t) = P(T > t) of first-passage times.
 
     times: (seeds,) first-passage times; ``inf`` = never crossed, censored at
@@ -574,8 +614,9 @@ def kaplan_meier(times, censor_time: float | None = None, *, events=None, level:
     return KaplanMeier(u, s, lo, hi, at_risk, d, n, int(n - ev.sum()), float(ts[-1]), level, band)
 
 
-def median_survival(times, censor_time: float | None = None, *, events=None, level: float = 0.95,
-                    band: str = "log-log") -> Interval:
+def median_survival(
+    times, censor_time: float | None = None, *, events=None, level: float = 0.95, band: str = "log-log"
+) -> Interval:
     """Median first-passage time from the Kaplan–Meier curve, with confidence interval.
 
     Arguments as :func:`kaplan_meier`.  estimate = min{t: Ŝ(t) ≤ ½}; the interval
@@ -592,8 +633,9 @@ def median_survival(times, censor_time: float | None = None, *, events=None, lev
     return Interval(first(km.survival), first(km.low), first(km.high), level, km.n)
 
 
-def exponential_rate(times, censor_time: float | None = None, *, events=None, level: float = 0.95,
-                     start: float = 0.0, axis: int = -1) -> Rate:
+def exponential_rate(
+    times, censor_time: float | None = None, *, events=None, level: float = 0.95, start: float = 0.0, axis: int = -1
+) -> Rate:
     """Maximum-likelihood constant escape rate from right-censored first-passage times.
 
     times: any shape, seeds along ``axis`` (default last, as ``fpt.*.steps``);
@@ -621,8 +663,17 @@ def exponential_rate(times, censor_time: float | None = None, *, events=None, le
     return Rate(_out(rate), _out(low), _out(high), _out(se), _out(d), _out(expo), level)
 
 
-def compare_rates(times_a, times_b, censor_time_a: float | None = None, censor_time_b: float | None = None,
-                  *, events_a=None, events_b=None, level: float = 0.95, start: float = 0.0) -> RateComparison:
+def compare_rates(
+    times_a,
+    times_b,
+    censor_time_a: float | None = None,
+    censor_time_b: float | None = None,
+    *,
+    events_a=None,
+    events_b=None,
+    level: float = 0.95,
+    start: float = 0.0,
+) -> RateComparison:
     """Compare exponential escape rates of two independent samples: ratio λ_a/λ_b.
 
     times_a, times_b: 1-D first-passage times (conventions of
@@ -649,8 +700,9 @@ def compare_rates(times_a, times_b, censor_time_a: float | None = None, censor_t
         low, high = to_ratio(ci.low), to_ratio(ci.high)
         lam0 = dt / (ea + eb)
         g = 2.0 * (special.xlogy(da, da / ea / lam0) + special.xlogy(db, db / eb / lam0))
-    return RateComparison(float(ratio), float(low), float(high), float(bt.pvalue), float(g),
-                          float(stats.chi2.sf(g, 1)), ra, rb, level)
+    return RateComparison(
+        float(ratio), float(low), float(high), float(bt.pvalue), float(g), float(stats.chi2.sf(g, 1)), ra, rb, level
+    )
 
 
 # ---------------------------------------------------------------------------- 4. stationary phase
@@ -711,8 +763,16 @@ def _split(series, burn_in: int, seed_axis):
     return x.reshape(-1, *x.shape[-2:]), x.shape[:-2]
 
 
-def stationary_mean(series, burn_in: int = 0, *, level: float = 0.95, method: str = "sokal",
-                    seed_axis: int | None = -2, c: float = 5.0, n_batches: int = 20) -> StationaryMean:
+def stationary_mean(
+    series,
+    burn_in: int = 0,
+    *,
+    level: float = 0.95,
+    method: str = "sokal",
+    seed_axis: int | None = -2,
+    c: float = 5.0,
+    n_batches: int = 20,
+) -> StationaryMean:
     """Stationary-phase time average with an autocorrelation-aware interval.
 
     series: (..., seeds, n_records) (the ``per_seed`` layout; leading axes are
@@ -760,7 +820,7 @@ def stationary_mean(series, burn_in: int = 0, *, level: float = 0.95, method: st
             blen = nrec // n_batches
             if blen < 1:
                 raise ValueError(f"n_records={nrec} after burn-in is fewer than n_batches={n_batches}")
-            bm = x[:, nrec - blen * n_batches:].reshape(s, n_batches, blen).mean(axis=-1).ravel()
+            bm = x[:, nrec - blen * n_batches :].reshape(s, n_batches, blen).mean(axis=-1).ravel()
             sem = bm.std(ddof=1) / np.sqrt(bm.size)
             crit = stats.t.ppf(_two_sided(level), bm.size - 1)
         else:
@@ -768,16 +828,18 @@ def stationary_mean(series, burn_in: int = 0, *, level: float = 0.95, method: st
             crit = stats.t.ppf(_two_sided(level), s - 1) if s > 1 else np.nan
         with _quiet():
             tau = s * nrec * sem**2 / var if var > 0 else 1.0
-        for k, v in zip(names, (mean, sem, mean - crit * sem, mean + crit * sem, tau,
-                                s * nrec / tau, var, sem_seeds, s)):
+        for k, v in zip(
+            names, (mean, sem, mean - crit * sem, mean + crit * sem, tau, s * nrec / tau, var, sem_seeds, s)
+        ):
             out[k][b] = v
     r = {k: _out(v.reshape(batch)) for k, v in out.items()}
     r["n_seeds"] = _out(np.asarray(out["n_seeds"]).reshape(batch).astype(int))
     return StationaryMean(**r, n_records=nrec, level=level, method=method)
 
 
-def stationary_histogram(values, bins=50, burn_in: int = 0, *, range: tuple[float, float] | None = None,
-                         seed_axis: int | None = -2) -> Histogram:
+def stationary_histogram(
+    values, bins=50, burn_in: int = 0, *, range: tuple[float, float] | None = None, seed_axis: int | None = -2
+) -> Histogram:
     """Histogram of the stationary distribution, pooled over time (after burn-in) and seeds.
 
     values: (..., seeds, n_records) as :func:`stationary_mean` (or
@@ -821,8 +883,7 @@ def stationary_histogram(values, bins=50, burn_in: int = 0, *, range: tuple[floa
 
 
 # ---------------------------------------------------------------------------- 5. scaling law
-def fit_power_law(x, y, yerr=None, level: float = 0.95, *, x0: float = 1.0,
-                  absolute_sigma: bool = True) -> PowerLawFit:
+def fit_power_law(x, y, yerr=None, level: float = 0.95, *, x0: float = 1.0, absolute_sigma: bool = True) -> PowerLawFit:
     """Fit y = A·(x/x0)^p by (weighted) linear least squares of log y on log(x/x0).
 
     x, y: 1-D, positive (entries with a nan are dropped); yerr: optional 1-D
@@ -868,10 +929,24 @@ def fit_power_law(x, y, yerr=None, level: float = 0.95, *, x0: float = 1.0,
         chi2_p = np.nan
     se = np.sqrt(np.diag(cov))
     la, p = beta
-    return PowerLawFit(float(p), float(se[1]), float(p - crit * se[1]), float(p + crit * se[1]),
-                       float(np.exp(la)), float(se[0]), float(np.exp(la - crit * se[0])),
-                       float(np.exp(la + crit * se[0])), cov, float(x0), chi2, chi2_p, dof, n, level,
-                       s is not None)
+    return PowerLawFit(
+        float(p),
+        float(se[1]),
+        float(p - crit * se[1]),
+        float(p + crit * se[1]),
+        float(np.exp(la)),
+        float(se[0]),
+        float(np.exp(la - crit * se[0])),
+        float(np.exp(la + crit * se[0])),
+        cov,
+        float(x0),
+        chi2,
+        chi2_p,
+        dof,
+        n,
+        level,
+        s is not None,
+    )
 
 
 # ---------------------------------------------------------------------------- 6. tail indices
@@ -884,6 +959,7 @@ class TailIndex:
     ``n``: the (finite) values used; ``method``: ``"hill"`` or ``"block"``.  Numeric fields
     have the batch shape of the input (floats when it is ``()``).
     """
+
     alpha: float | np.ndarray
     low: float | np.ndarray
     high: float | np.ndarray
@@ -968,8 +1044,9 @@ def hill_tail_index(values, k="sqrt", level: float = 0.95, axis: int = -1, cente
     return TailIndex(r(alpha), r(low), r(high), r(se), r(ks), r(ns), level, "hill")
 
 
-def block_tail_index(values, block_size: int | None = None, level: float = 0.95, axis: int = -1,
-                     center=None) -> TailIndex:
+def block_tail_index(
+    values, block_size: int | None = None, level: float = 0.95, axis: int = -1, center=None
+) -> TailIndex:
     """The block estimator of Mohammadi, Mohammadpour & Ogata (2015, Metrika 78), used by Şimşekli,
     Sagun & Gürbüzbalaban (2019, "A tail-index analysis of stochastic gradient noise"), of the α of
     a symmetric α-stable sample.
@@ -1008,10 +1085,10 @@ def block_tail_index(values, block_size: int | None = None, level: float = 0.95,
         ns[i] = k1 * k2
         if k2 < 2:
             continue
-        blocks = x[:k1 * k2].reshape(k2, k1)
+        blocks = x[: k1 * k2].reshape(k2, k1)
         with _quiet():
             d = np.log(np.abs(blocks.sum(axis=1))) - np.log(np.abs(blocks)).mean(axis=1)
-        if not np.all(np.isfinite(d)):               # a zero value or an exact cancellation
+        if not np.all(np.isfinite(d)):  # a zero value or an exact cancellation
             continue
         inv = d.mean() / np.log(k1)
         inv_se = d.std(ddof=1) / np.sqrt(k2) / np.log(k1)

@@ -28,8 +28,8 @@ Add one with :func:`register`::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax.numpy as jnp
 
@@ -43,6 +43,7 @@ class Loss:
     ``scale`` is a constant kept outside every sum (½ for the square loss, which is then
     computed as ½ Σ (f − y)² rather than Σ ½ (f − y)²: the same number up to rounding).
     """
+
     name: str
     fn: Callable
     square: bool = False

@@ -44,8 +44,8 @@ with heavy ball at β = ``optimizer.momentum_beta`` on the same seeds.  Add one 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -61,15 +61,22 @@ class Optimizer:
     ``needs_loss``: its ``update`` takes the keyword ``grad_fn`` (θ' ↦ the gradient, at θ', of the
     objective whose gradient it is given: the same batch, label noise and weight decay), as SAM does.
     """
+
     name: str
     factory: Callable
-    hyperparams: tuple[tuple[str, str], ...] = ()    # (factory keyword, dotted config key)
-    optional: tuple[str, ...] = ()                   # keywords passed as None when their key is off
+    hyperparams: tuple[tuple[str, str], ...] = ()  # (factory keyword, dotted config key)
+    optional: tuple[str, ...] = ()  # keywords passed as None when their key is off
     needs_loss: bool = False
 
 
-def register(name: str, factory: Callable, *, hyperparams: dict[str, str] | None = None,
-             optional: tuple[str, ...] = (), needs_loss: bool = False) -> Optimizer:
+def register(
+    name: str,
+    factory: Callable,
+    *,
+    hyperparams: dict[str, str] | None = None,
+    optional: tuple[str, ...] = (),
+    needs_loss: bool = False,
+) -> Optimizer:
     """Register the optax alias ``factory(learning_rate, **kwargs)`` under ``name``.
 
     ``hyperparams`` maps keyword arguments of ``factory`` to dotted config keys (traced
@@ -77,8 +84,9 @@ def register(name: str, factory: Callable, *, hyperparams: dict[str, str] | None
     is 0 and not swept; ``needs_loss``: the transformation's ``update`` takes ``grad_fn``
     (:class:`Optimizer`).  Returns the entry.
     """
-    return OPTIMIZERS.register(name, Optimizer(name, factory, tuple(sorted((hyperparams or {}).items())),
-                                               tuple(optional), needs_loss))
+    return OPTIMIZERS.register(
+        name, Optimizer(name, factory, tuple(sorted((hyperparams or {}).items())), tuple(optional), needs_loss)
+    )
 
 
 def transformation(opt: Optimizer, hp: dict, lr, on: frozenset) -> optax.GradientTransformation:
@@ -89,8 +97,9 @@ def transformation(opt: Optimizer, hp: dict, lr, on: frozenset) -> optax.Gradien
 
 
 # ------------------------------------------------------------------------------------------- SAM
-def sam(learning_rate, rho=0.05, momentum=None, base: optax.GradientTransformation | None = None
-        ) -> optax.GradientTransformationExtraArgs:
+def sam(
+    learning_rate, rho=0.05, momentum=None, base: optax.GradientTransformation | None = None
+) -> optax.GradientTransformationExtraArgs:
     """Sharpness-aware minimisation (Foret, Kleiner, Mobahi & Neyshabur 2021) as an optax transformation
     given the loss::
 
@@ -122,25 +131,46 @@ def sam(learning_rate, rho=0.05, momentum=None, base: optax.GradientTransformati
         step = jnp.where(norm > 0, rho / jnp.where(norm > 0, norm, 1), 0).astype(norm.dtype)
         g2 = grad_fn(jax.tree.map(lambda p, g: p + step * g, params, updates))
         return base.update(g2, state, params)
+
     return optax.GradientTransformationExtraArgs(base.init, update)
 
 
 SGD = register("sgd", optax.sgd, hyperparams={"momentum": "optimizer.momentum"}, optional=("momentum",))
-MOMENTUM = register("momentum", functools.partial(optax.sgd, nesterov=False),
-                    hyperparams={"momentum": "optimizer.momentum_beta"})
-NESTEROV = register("nesterov", functools.partial(optax.sgd, nesterov=True),
-                    hyperparams={"momentum": "optimizer.momentum_beta"})
+MOMENTUM = register(
+    "momentum", functools.partial(optax.sgd, nesterov=False), hyperparams={"momentum": "optimizer.momentum_beta"}
+)
+NESTEROV = register(
+    "nesterov", functools.partial(optax.sgd, nesterov=True), hyperparams={"momentum": "optimizer.momentum_beta"}
+)
 _ADAM = {"b1": "optimizer.adam_b1", "b2": "optimizer.adam_b2", "eps": "optimizer.adam_eps"}
 ADAM = register("adam", optax.adam, hyperparams=_ADAM)
 ADAMW = register("adamw", optax.adamw, hyperparams={**_ADAM, "weight_decay": "optimizer.adamw_weight_decay"})
-RMSPROP = register("rmsprop", optax.rmsprop, hyperparams={
-    "decay": "optimizer.rmsprop_decay", "eps": "optimizer.rmsprop_eps",
-    "initial_scale": "optimizer.rmsprop_initial_scale", "momentum": "optimizer.rmsprop_momentum"},
-    optional=("momentum",))
-ADAGRAD = register("adagrad", optax.adagrad, hyperparams={"initial_accumulator_value": "optimizer.adagrad_initial",
-                                                          "eps": "optimizer.adagrad_eps"})
+RMSPROP = register(
+    "rmsprop",
+    optax.rmsprop,
+    hyperparams={
+        "decay": "optimizer.rmsprop_decay",
+        "eps": "optimizer.rmsprop_eps",
+        "initial_scale": "optimizer.rmsprop_initial_scale",
+        "momentum": "optimizer.rmsprop_momentum",
+    },
+    optional=("momentum",),
+)
+ADAGRAD = register(
+    "adagrad",
+    optax.adagrad,
+    hyperparams={"initial_accumulator_value": "optimizer.adagrad_initial", "eps": "optimizer.adagrad_eps"},
+)
 SIGN_SGD = register("sign_sgd", optax.sign_sgd)
-LION = register("lion", optax.lion, hyperparams={"b1": "optimizer.lion_b1", "b2": "optimizer.lion_b2",
-                                                 "weight_decay": "optimizer.lion_weight_decay"})
-SAM = register("sam", sam, hyperparams={"rho": "optimizer.sam_rho", "momentum": "optimizer.momentum"},
-               optional=("momentum",), needs_loss=True)
+LION = register(
+    "lion",
+    optax.lion,
+    hyperparams={"b1": "optimizer.lion_b1", "b2": "optimizer.lion_b2", "weight_decay": "optimizer.lion_weight_decay"},
+)
+SAM = register(
+    "sam",
+    sam,
+    hyperparams={"rho": "optimizer.sam_rho", "momentum": "optimizer.momentum"},
+    optional=("momentum",),
+    needs_loss=True,
+)

@@ -10,14 +10,18 @@ and are freed as soon as they go out of scope.
 * :func:`plot_trajectories`  mean ± standard error and a quantile fan over time;
 * :func:`plot_density`       the histogram over seeds against time, one grid point;
 * :func:`plot_survival`      survival curves of first-passage times;
-* :func:`plot_final_vs_noise` the final mean against the first grid axis;
+* :func:`plot_final_vs_noise` the final mean against a grid axis (file ``final_vs_{axis}_{obs}.png``);
 * :func:`save_standard_figures` writes all of those that apply as PNG files.
 
-Conventions: x is the SGD step; grid points are labelled by the short key of
-each grid axis (``lr=0.01, label_noise=0.5``); colours are the Okabe–Ito
-colour-blind-safe palette (viridis beyond seven lines); diverged trajectories
-are excluded from every statistic (as in the results) and their fraction is
-shown in an extra panel when there are any.
+Conventions: where the literature's symbols apply (:mod:`jaxrelu.conventions`: online
+teacher–student, standard parametrisation, SGD) time is t = step/d and the learning
+rate is labelled η = lr·d, with the config key (``optimizer.lr``) beside the symbol in
+the legend or axis label; otherwise x is the SGD step and grid points are labelled by
+the short key of each grid axis (``lr=0.01, label_noise=0.5``).  The mean's ±1
+standard-error band is a solid, darker fill; quantile bands are light fills with a
+dotted outline.  Colours are the Okabe–Ito colour-blind-safe palette (viridis beyond
+seven lines); diverged trajectories are excluded from every statistic (as in the
+results) and their fraction is shown in an extra panel when there are any.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.colors import LogNorm, Normalize
+from matplotlib.colors import LogNorm, Normalize, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -64,19 +68,18 @@ def _observables(res: Results) -> list[str]:
     try:
         return list(res.observables)
     except KeyError:
-        return sorted(k[:-len(".mean")] for k in res.arrays if k.endswith(".mean"))
+        return sorted(k[: -len(".mean")] for k in res.arrays if k.endswith(".mean"))
 
 
 def _require(res: Results, observable: str) -> None:
-    if not isinstance(observable, str) or observable not in _observables(res) \
-            or f"{observable}.mean" not in res:
+    if not isinstance(observable, str) or observable not in _observables(res) or f"{observable}.mean" not in res:
         have = ", ".join(_observables(res)) or "none"
         raise ValueError(f"observable {observable!r} is not in these results; recorded observables: {have}")
 
 
 def _colors(n: int) -> list:
     if n <= len(OKABE_ITO):
-        return list(OKABE_ITO[:max(n, 1)])
+        return list(OKABE_ITO[: max(n, 1)])
     cmap = colormaps["viridis"]
     return [cmap(x) for x in np.linspace(0.0, 0.9, n)]
 
@@ -91,12 +94,61 @@ def _short_names(axes: list[str]) -> list[str]:
     return [a if shorts.count(s) > 1 else s for a, s in zip(axes, shorts)]
 
 
-def _axis_values(res: Results, axis: str) -> list[str]:
+def _input_dim(res: Results) -> int | None:
+    """d when the literature's symbols apply to these results (:mod:`jaxrelu.conventions`): online
+    training on a registered task with a teacher, standard parametrisation, plain SGD and one d."""
+    cfg = res.meta.get("config") or {}
+    task, mdl, opt = cfg.get("task") or {}, cfg.get("model") or {}, cfg.get("optimizer") or {}
+    if (
+        not task
+        or task.get("train_size") != "online"
+        or mdl.get("parametrization", "standard") != "standard"
+        or opt.get("name", "sgd") != "sgd"
+        or {"task.input_dim", "optimizer.name"} & set(res.grid_axes)
+    ):
+        return None
+    try:
+        from jaxrelu import tasks  # noqa: F401  (registers the built-in tasks)
+        from jaxrelu.registry import TASKS
+
+        if not TASKS.get(task.get("kind")).teacher:
+            return None
+    except Exception:  # a plugin's task that is not registered here
+        return None
+    return int(task["input_dim"])
+
+
+def _time(res: Results) -> tuple[np.ndarray, str]:
+    """The record times and their axis label: t = step/d where the conventions give it, else SGD steps."""
+    step = np.asarray(res.step)
+    if res.meta.get("time_unit") == "d":  # already t = step/d (run.time_unit = "d")
+        return step, "t = step / d"
+    d = _input_dim(res)
+    if d is None:
+        return step, "SGD step"
+    return step / d, f"t = step / d  (d = {d})"
+
+
+def _symbol(res: Results, axis: str) -> tuple[str, float] | None:
+    """(symbol, factor) of a grid axis that has a literature symbol: optimizer.lr -> (η, d)."""
+    d = _input_dim(res)
+    return ("η", float(d)) if axis == "optimizer.lr" and d is not None else None
+
+
+def _symbol_caption(res: Results) -> str | None:
+    d = _input_dim(res)
+    return f"η = lr·d  (optimizer.lr × {d})" if "optimizer.lr" in res.grid_axes and d is not None else None
+
+
+def _axis_values(res: Results, axis: str, symbols: bool = False) -> list[str]:
     """The values of a grid axis as short strings: 3 significant digits, more only if needed
     to tell them apart (0.00398107 -> 0.00398)."""
-    if res[axis].dtype.kind in "US":                  # a categorical axis (optimizer.method)
+    if res[axis].dtype.kind in "US":  # a categorical axis (optimizer.method)
         return [str(v) for v in res[axis]]
     vals = np.asarray(res[axis], np.float64)
+    sym = _symbol(res, axis) if symbols else None
+    if sym is not None:
+        vals = vals * sym[1]
     for p in range(3, 17):
         out = [f"{v:.{p}g}" for v in vals]
         if len(set(out)) == len(set(vals.tolist())):
@@ -108,15 +160,21 @@ def _point_label(res: Results, idx: tuple[int, ...], axes: list[str] | None = No
     """``lr=0.01, label_noise=0.5`` for grid index ``idx`` over ``axes`` (default: all)."""
     axes = res.grid_axes if axes is None else axes
     names = _short_names(res.grid_axes)
-    short = dict(zip(res.grid_axes, names))
-    return ", ".join(f"{short[a]}={_axis_values(res, a)[i]}" for a, i in zip(axes, idx))
+    short = {a: (_symbol(res, a) or (n,))[0] for a, n in zip(res.grid_axes, names)}
+    return ", ".join(f"{short[a]}={_axis_values(res, a, symbols=True)[i]}" for a, i in zip(axes, idx))
 
 
 def _grid_indices(res: Results) -> list[tuple[int, ...]]:
     return list(np.ndindex(*res.grid_shape))
 
 
-def _n_seeds(res: Results) -> int | None:
+def _n_seeds(res: Results) -> int | str | None:
+    """The seeds behind each statistic: a number, or ``lo–hi`` when precision targets stopped
+    grid points at different counts (``seeds_used``)."""
+    if "seeds_used" in res:
+        used = np.asarray(res["seeds_used"])
+        lo, hi = int(used.min()), int(used.max())
+        return lo if lo == hi else f"{lo}–{hi}"
     if "seeds" in res.meta:
         return int(res.meta["seeds"])
     if "seed" in res:
@@ -135,7 +193,7 @@ def _wants_log(*arrays, decades: float = 2.0) -> bool:
     if vals.size == 0 or np.any(vals < 0):
         return False
     pos = vals[vals > 0]
-    return pos.size >= 2 and pos.max() / pos.min() > 10.0 ** decades
+    return pos.size >= 2 and pos.max() / pos.min() > 10.0**decades
 
 
 def _log_spaced(step) -> bool:
@@ -152,7 +210,7 @@ def _set_step_scale(ax, step, logx: bool | None, limits: bool | str = True) -> N
     if logx is None:
         logx = _log_spaced(s)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if s.size == 1:                       # a single record: one tick at its step
+    if s.size == 1:  # a single record: one tick at its step
         ax.set_xticks(s)
     if limits and s.size > 1:
         ax.set_xlim(s[0], s[-1] if limits != "left" else None)
@@ -161,7 +219,7 @@ def _set_step_scale(ax, step, logx: bool | None, limits: bool | str = True) -> N
     pos = s[s > 0]
     if pos.size == 0:
         return
-    if np.any(s <= 0):   # keep step 0 visible: linear within [0, first positive step]
+    if np.any(s <= 0):  # keep step 0 visible: linear within [0, first positive step]
         ax.set_xscale("symlog", linthresh=float(pos.min()), linscale=0.3)
     else:
         ax.set_xscale("log")
@@ -173,7 +231,7 @@ def _set_value_scale(ax, which: str, values, decades: float) -> None:
     if vals.size == 0 or np.any(vals < 0):
         return
     pos = vals[vals > 0]
-    if pos.size < 2 or pos.max() / pos.min() <= 10.0 ** decades:
+    if pos.size < 2 or pos.max() / pos.min() <= 10.0**decades:
         return
     setter = ax.set_xscale if which == "x" else ax.set_yscale
     if np.any(vals == 0):
@@ -197,15 +255,20 @@ def _legend(ax, handles, n_points: int) -> None:
     if n_points <= 4 and len(handles) <= 7:
         ax.legend(handles=handles, fontsize="small", framealpha=0.85)
     elif len(handles) <= 14:
-        ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                  borderaxespad=0.0, frameon=False)
+        ax.legend(
+            handles=handles,
+            fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0.0,
+            frameon=False,
+        )
     else:
         fig = ax.figure
         ncol = 3 if max(len(h.get_label()) for h in handles) <= 28 else 2
         rows = -(-len(handles) // ncol)
         fig.set_figheight(fig.get_figheight() + 0.2 * rows + 0.2)
-        fig.legend(handles=handles, fontsize="x-small", loc="outside lower center", ncol=ncol,
-                   frameon=False)
+        fig.legend(handles=handles, fontsize="x-small", loc="outside lower center", ncol=ncol, frameon=False)
 
 
 def new_figure(height: float = _HEIGHT, width: float = _WIDTH) -> Figure:
@@ -218,10 +281,15 @@ def _index(res: Results, grid_index) -> tuple[int, ...]:
     if grid_index is None:
         return (0,) * len(shape)
     idx = (grid_index,) if isinstance(grid_index, (int, np.integer)) else tuple(grid_index)
-    if len(idx) != len(shape) or not all(isinstance(i, (int, np.integer)) for i in idx) \
-            or not all(-n <= i < n for i, n in zip(idx, shape)):
-        raise ValueError(f"grid_index {grid_index!r} does not index the grid of shape {shape} "
-                         f"(axes {', '.join(res.grid_axes) or 'none'})")
+    if (
+        len(idx) != len(shape)
+        or not all(isinstance(i, (int, np.integer)) for i in idx)
+        or not all(-n <= i < n for i, n in zip(idx, shape))
+    ):
+        raise ValueError(
+            f"grid_index {grid_index!r} does not index the grid of shape {shape} "
+            f"(axes {', '.join(res.grid_axes) or 'none'})"
+        )
     return tuple(int(i) % n for i, n in zip(idx, shape))
 
 
@@ -247,8 +315,15 @@ def _fpt_info(res: Results, observable: str):
 
 
 # ============================================================== trajectories
-def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: bool | str = True,
-                      logy: bool | None = None, logx: bool | None = None) -> Figure:
+def plot_trajectories(
+    res: Results,
+    observable: str,
+    *,
+    grid_points=None,
+    fan: bool | str = True,
+    logy: bool | None = None,
+    logx: bool | None = None,
+) -> Figure:
     """Mean over seeds against SGD step, one colour per grid point.
 
     Each grid point gets its mean (solid line) with a ±1 standard-error band
@@ -268,11 +343,12 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
     ``observable`` was not recorded.
     """
     _require(res, observable)
-    step = np.asarray(res.step)
+    step, xlabel = _time(res)
     R = len(step)
     mean = np.asarray(res.get(observable, "mean"), np.float64)
-    sem = np.asarray(res.get(observable, "sem"), np.float64) if f"{observable}.sem" in res \
-        else np.full_like(mean, np.nan)
+    sem = (
+        np.asarray(res.get(observable, "sem"), np.float64) if f"{observable}.sem" in res else np.full_like(mean, np.nan)
+    )
     qname = f"{observable}.quantiles"
     quant = np.asarray(res[qname], np.float64) if (fan and qname in res) else None
     pairs, med = _quantile_parts(res.quantile_levels) if quant is not None else ([], None)
@@ -310,8 +386,10 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
         m, s = mean[idx], sem[idx]
         if quant is not None:
             q = quant[idx]
-            for lo, hi in pairs:
-                ax.fill_between(step, q[:, lo], q[:, hi], color=c, alpha=0.12, lw=0)
+            for lo, hi in pairs:  # light fill, dotted outline: not the s.e.m. band
+                ax.fill_between(
+                    step, q[:, lo], q[:, hi], facecolor=to_rgba(c, 0.10), edgecolor=to_rgba(c, 0.75), lw=0.7, ls=":"
+                )
             if med is not None:
                 ax.plot(step, q[:, med], color=c, ls="--", lw=1.0, marker=marker, ms=3)
         lower, upper = m - s, m + s
@@ -322,7 +400,7 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
         if not np.any(np.isfinite(m)):
             label += " (all diverged)"
         handles.append(ax.plot(step, m, color=c, lw=1.8, marker=marker, ms=4, label=label)[0])
-        if theory is not None:                      # the ODE from the same seeds' initial weights
+        if theory is not None:  # the ODE from the same seeds' initial weights
             ax.plot(step, theory[idx], color="black", lw=1.2, ls=":", zorder=5)
         if show_div and np.nanmax(div[idx], initial=0.0) > 0:
             axd.step(step, div[idx], where="post", color=c, lw=1.4, marker=marker, ms=3)
@@ -331,21 +409,30 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
         ax.set_yscale("log")
     _set_step_scale(ax, step, logx)
     gray = "0.35"
-    key = [Line2D([], [], color=gray, lw=1.8, label="mean"),
-           Patch(color=gray, alpha=0.35, lw=0, label="± 1 s.e.m.")]
+    key = [Line2D([], [], color=gray, lw=1.8, label="mean"), Patch(color=gray, alpha=0.35, lw=0, label="± 1 s.e.m.")]
     if theory is not None:
         key.append(Line2D([], [], color="black", lw=1.2, ls=":", label="ODE (d → ∞)"))
     if quant is not None:
         if med is not None:
             key.append(Line2D([], [], color=gray, lw=1.0, ls="--", label="median"))
         for k, (lo, hi) in enumerate(pairs):
-            key.append(Patch(color=gray, alpha=min(0.12 * (k + 1), 0.6), lw=0,
-                             label=f"{100 * levels[lo]:g}–{100 * levels[hi]:g}% of seeds"))
+            key.append(
+                Patch(
+                    facecolor=to_rgba(gray, min(0.10 * (k + 1), 0.6)),
+                    edgecolor=gray,
+                    lw=0.7,
+                    ls=":",
+                    label=f"{100 * levels[lo]:g}–{100 * levels[hi]:g}% of seeds",
+                )
+            )
+    caption = _symbol_caption(res)
+    if caption:
+        key.append(Line2D([], [], ls="none", label=caption))
     point_handles = handles if idxs != [()] else []
     _legend(ax, point_handles + key, len(point_handles))
     ax.set_ylabel(_nice(observable))
     n = _n_seeds(res)
-    title = f"{_nice(observable)} over SGD steps" + (f" ({n} seeds)" if n else "")
+    title = f"{_nice(observable)} over {'SGD steps' if xlabel == 'SGD step' else 't'}" + (f" ({n} seeds)" if n else "")
     if show_div:
         title += "; diverged seeds excluded"
     ax.set_title(title, fontsize="medium")
@@ -355,9 +442,9 @@ def plot_trajectories(res: Results, observable: str, *, grid_points=None, fan: b
         axd.set_ylim(0.0, min(1.03, max(0.05, 1.25 * dmax)))
         axd.set_ylabel("diverged\nfraction", fontsize="small")
         axd.grid(True, alpha=0.3)
-        axd.set_xlabel("SGD step")
+        axd.set_xlabel(xlabel)
     else:
-        ax.set_xlabel("SGD step")
+        ax.set_xlabel(xlabel)
     return fig
 
 
@@ -370,8 +457,7 @@ def _cell_edges(centers: np.ndarray, log: bool) -> np.ndarray:
     if log and np.all(c > 0):
         lc = np.log(c)
         mid = np.exp((lc[1:] + lc[:-1]) / 2)
-        return np.concatenate([[np.exp(lc[0] - (lc[1] - lc[0]) / 2)], mid,
-                               [np.exp(lc[-1] + (lc[-1] - lc[-2]) / 2)]])
+        return np.concatenate([[np.exp(lc[0] - (lc[1] - lc[0]) / 2)], mid, [np.exp(lc[-1] + (lc[-1] - lc[-2]) / 2)]])
     mid = (c[1:] + c[:-1]) / 2
     first = c[0] - (c[1] - c[0]) / 2
     if log and c[0] >= 0:  # symlog axis with step 0: do not extend below 0
@@ -384,33 +470,40 @@ def _geometric(edges: np.ndarray) -> bool:
     if e.size < 3 or np.any(e <= 0):
         return False
     r = e[1:] / e[:-1]
-    return bool(np.allclose(r, r[0], rtol=1e-4) and not np.isclose(r[0], 1.0)
-                and not np.allclose(np.diff(e), e[1] - e[0], rtol=1e-4))
+    return bool(
+        np.allclose(r, r[0], rtol=1e-4)
+        and not np.isclose(r[0], 1.0)
+        and not np.allclose(np.diff(e), e[1] - e[0], rtol=1e-4)
+    )
 
 
-def plot_density(res: Results, observable: str, grid_index=None, *, log_color: bool = False,
-                 logx: bool | None = None) -> Figure:
-    """Histogram of ``observable`` over seeds against SGD step, for one grid point.
+def plot_density(
+    res: Results, observable: str, grid_index=None, *, log_color: bool = False, logx: bool | None = None
+) -> Figure:
+    """Histogram of ``observable`` over seeds against time (SGD step or t = step/d), for one grid point.
 
     A colour map of the fraction of (non-diverged) seeds in each bin at each
     record (columns sum to 1; empty bins are left white), with the bin edges on
     y (log when the edges are geometric) and the median overlaid when
     quantiles were recorded.  Values outside the histogram range are not in the
-    colour map: their largest fraction over records is flagged in the title.  ``grid_index``: index tuple of the grid point (an int for a
-    one-axis sweep; default: the first point; ``()`` without a sweep).
+    colour map: their largest fraction over records is flagged in the title.
+    ``grid_index``: index tuple of the grid point (an int for a one-axis sweep;
+    default: the first point; ``()`` without a sweep).
     ``log_color`` uses a logarithmic colour scale.  Raises ``ValueError`` when
     the observable or its histogram was not recorded, or for a bad index.
     """
     _require(res, observable)
     if f"{observable}.hist" not in res:
-        raise ValueError(f"no histogram of {observable!r} in these results "
-                         f"(add it to record.histograms in the config)")
+        raise ValueError(f"no histogram of {observable!r} in these results (add it to record.histograms in the config)")
     idx = _index(res, grid_index)
-    step = np.asarray(res.step)
-    counts = np.asarray(res[f"{observable}.hist"][idx], np.float64)      # (R, bins)
+    step, xlabel = _time(res)
+    counts = np.asarray(res[f"{observable}.hist"][idx], np.float64)  # (R, bins)
     edges = np.asarray(res[f"{observable}.hist_edges"], np.float64)
-    outside = {k: np.asarray(res[f"{observable}.hist_{k}flow"][idx], np.float64)
-               for k in ("under", "over") if f"{observable}.hist_{k}flow" in res}
+    outside = {
+        k: np.asarray(res[f"{observable}.hist_{k}flow"][idx], np.float64)
+        for k in ("under", "over")
+        if f"{observable}.hist_{k}flow" in res
+    }
     tot = counts.sum(axis=-1, keepdims=True) + sum(v[:, None] for v in outside.values())
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(tot > 0, counts / np.where(tot > 0, tot, 1), 0.0)
@@ -433,19 +526,25 @@ def plot_density(res: Results, observable: str, grid_index=None, *, log_color: b
     if qname in res:
         _, med = _quantile_parts(res.quantile_levels)
         if med is not None:
-            ax.plot(step, np.asarray(res[qname][idx], np.float64)[:, med], color="#D55E00", lw=1.5,
-                    ls="--", marker="o" if len(step) <= 2 else None, label="median")
+            ax.plot(
+                step,
+                np.asarray(res[qname][idx], np.float64)[:, med],
+                color="#D55E00",
+                lw=1.5,
+                ls="--",
+                marker="o" if len(step) <= 2 else None,
+                label="median",
+            )
             ax.legend(fontsize="small", loc="upper right", framealpha=0.85)
     geometric = _geometric(edges)
     if geometric:
         ax.set_yscale("log")
-    occupied = np.flatnonzero(counts.sum(axis=0) > 0)   # show the occupied bins, one spare each side
-    lo, hi = (max(occupied[0] - 1, 0), min(occupied[-1] + 2, len(edges) - 1)) if occupied.size \
-        else (0, len(edges) - 1)
+    occupied = np.flatnonzero(counts.sum(axis=0) > 0)  # show the occupied bins, one spare each side
+    lo, hi = (max(occupied[0] - 1, 0), min(occupied[-1] + 2, len(edges) - 1)) if occupied.size else (0, len(edges) - 1)
     ax.set_ylim(edges[lo], edges[hi])
     _set_step_scale(ax, step, logx, limits=False)
     ax.set_xlim(xe[0], xe[-1])
-    ax.set_xlabel("SGD step")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(_nice(observable))
     where = _point_label(res, idx) if idx else ""
     dead = "diverged.fraction" in res and np.nanmax(res["diverged.fraction"][idx], initial=0) > 0
@@ -474,28 +573,40 @@ def plot_survival(res: Results, observable: str | None = None, *, logx: bool | N
     first observable with a first-passage threshold.  Raises ``ValueError``
     when the observable was not recorded or has no first-passage data.
     """
-    fpts = [k[len("fpt."):-len(".survival")] for k in res.arrays
-            if k.startswith("fpt.") and k.endswith(".survival")]
+    fpts = [k[len("fpt.") : -len(".survival")] for k in res.arrays if k.startswith("fpt.") and k.endswith(".survival")]
     if observable is None:
         if not fpts:
             raise ValueError("no first-passage data in these results (configure record.first_passage)")
         observable = fpts[0]
     _require(res, observable)
     if observable not in fpts:
-        raise ValueError(f"no first-passage data for {observable!r} in these results "
-                         f"(configure record.first_passage for it)")
-    step = np.asarray(res.step)
+        raise ValueError(
+            f"no first-passage data for {observable!r} in these results (configure record.first_passage for it)"
+        )
+    step, xlabel = _time(res)
     surv = np.asarray(res[f"fpt.{observable}.survival"], np.float64)
     times = res[f"fpt.{observable}.steps"] if f"fpt.{observable}.steps" in res else None
+    if times is not None and xlabel.startswith("t = ") and res.meta.get("time_unit") != "d":
+        times = np.asarray(times, np.float64) / _input_dim(res)  # first passages in t too
     idxs = _grid_indices(res)
     fig = new_figure()
     ax = fig.subplots()
     marker = "o" if len(step) <= 2 else None
     handles = []
     for k, (c, idx) in enumerate(zip(_colors(len(idxs)), idxs)):
-        label = _point_label(res, idx) if idx else None   # linestyles too: curves often coincide
-        handles.append(ax.step(step, surv[idx], where="post", color=c, lw=1.8, marker=marker,
-                               ls=_LINESTYLES[k % len(_LINESTYLES)], label=label)[0])
+        label = _point_label(res, idx) if idx else None  # linestyles too: curves often coincide
+        handles.append(
+            ax.step(
+                step,
+                surv[idx],
+                where="post",
+                color=c,
+                lw=1.8,
+                marker=marker,
+                ls=_LINESTYLES[k % len(_LINESTYLES)],
+                label=label,
+            )[0]
+        )
         if times is not None and np.isfinite(times[idx]).any():
             km = analysis.kaplan_meier(times[idx], censor_time=float(step[-1]))
             tt = np.concatenate([[step[0]], km.time, [step[-1]]])
@@ -504,9 +615,11 @@ def plot_survival(res: Results, observable: str | None = None, *, logx: bool | N
             ax.fill_between(tt, lo, hi, step="post", color=c, alpha=0.18, lw=0)
     if times is not None:
         handles.append(Patch(color="0.35", alpha=0.3, lw=0, label="95% Kaplan–Meier band"))
-    _set_step_scale(ax, step, logx, limits="left")   # right margin: a drop at the last record shows
+    if _symbol_caption(res) and idxs != [()]:
+        handles.append(Line2D([], [], ls="none", label=_symbol_caption(res)))
+    _set_step_scale(ax, step, logx, limits="left")  # right margin: a drop at the last record shows
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("SGD step")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("fraction of seeds not yet crossed")
     fp = _fpt_info(res, observable)
     if fp is not None:
@@ -540,8 +653,8 @@ def plot_paired_difference(res: Results, observable: str, reference=None, *, lev
     if len(idxs) < 2:
         raise ValueError("a paired difference needs at least two grid points (a sweep)")
     ref = idxs[0] if reference is None else _index(res, reference)
-    v = np.asarray(res[key], np.float64)                      # (*grid, seeds, R)
-    step = np.asarray(res.step)
+    v = np.asarray(res[key], np.float64)  # (*grid, seeds, R)
+    step, xlabel = _time(res)
     fig = new_figure()
     ax = fig.subplots()
     handles = []
@@ -555,11 +668,13 @@ def plot_paired_difference(res: Results, observable: str, reference=None, *, lev
         ax.plot(step, unpaired.high, color=c, lw=0.9, ls=":")
     ax.axhline(0.0, color="0.3", lw=0.8)
     gray = "0.35"
-    key_handles = [Patch(color=gray, alpha=0.3, lw=0, label=f"{100 * level:g}% paired interval"),
-                   Line2D([], [], color=gray, lw=0.9, ls=":", label=f"{100 * level:g}% unpaired interval")]
+    key_handles = [
+        Patch(color=gray, alpha=0.3, lw=0, label=f"{100 * level:g}% paired interval"),
+        Line2D([], [], color=gray, lw=0.9, ls=":", label=f"{100 * level:g}% unpaired interval"),
+    ]
     _legend(ax, handles + key_handles, len(handles))
     _set_step_scale(ax, step, None)
-    ax.set_xlabel("SGD step")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(f"Δ {_nice(observable)}")
     ax.set_title(f"{_nice(observable)}: difference to {_point_label(res, ref)} (same seeds)", fontsize="medium")
     ax.grid(True, alpha=0.3)
@@ -567,17 +682,24 @@ def plot_paired_difference(res: Results, observable: str, reference=None, *, lev
 
 
 # ============================================================ final vs noise
-def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | None = None,
-                        record: int = -1, logx: bool | None = None,
-                        logy: bool | None = None) -> Figure:
+def plot_final_vs_noise(
+    res: Results,
+    observable: str,
+    *,
+    x_axis: str | int | None = None,
+    record: int = -1,
+    logx: bool | None = None,
+    logy: bool | None = None,
+) -> Figure:
     """Mean of ``observable`` at the last record (± s.e.m. error bars) against a grid axis.
 
     x is the first grid axis (or ``x_axis``: a name such as ``"optimizer.lr"``
-    or a position), logarithmic when its positive values span more than a
-    decade (symlog when 0 is among them); one line per value of the other
-    axis, or per combination of the other axes.  Grid points where every seed
-    diverged are marked with ✕ at the top.  ``record`` picks another record
-    index.  Raises ``ValueError`` without a sweep or for an unknown observable.
+    or a position; the learning rate as η = lr·d where the conventions apply),
+    logarithmic when its positive values span more than a decade (symlog when 0
+    is among them); one line per value of the other axis, or per combination of
+    the other axes.  Grid points where every seed diverged are marked with ✕ at
+    the top.  ``record`` picks another record index.  Raises ``ValueError``
+    without a sweep or for an unknown observable.
     """
     _require(res, observable)
     axes = res.grid_axes
@@ -599,13 +721,22 @@ def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | No
     R = len(step)
     if not -R <= record < R:
         raise ValueError(f"record {record} out of range for {R} records")
-    categorical = res[xname].dtype.kind in "US"           # optimizer.method: names at positions 0..n-1
+    categorical = res[xname].dtype.kind in "US"  # optimizer.method: names at positions 0..n-1
     x = np.arange(len(res[xname]), dtype=np.float64) if categorical else np.asarray(res[xname], np.float64)
+    sym = None if categorical else _symbol(res, xname)
+    if sym is not None:
+        x = x * sym[1]
     mean = np.moveaxis(np.asarray(res.get(observable, "mean"), np.float64)[..., record], xi, -1)
-    sem = np.moveaxis(np.asarray(res.get(observable, "sem"), np.float64)[..., record], xi, -1) \
-        if f"{observable}.sem" in res else np.full_like(mean, np.nan)
-    div = np.moveaxis(np.asarray(res["diverged.fraction"], np.float64)[..., record], xi, -1) \
-        if "diverged.fraction" in res else np.zeros_like(mean)
+    sem = (
+        np.moveaxis(np.asarray(res.get(observable, "sem"), np.float64)[..., record], xi, -1)
+        if f"{observable}.sem" in res
+        else np.full_like(mean, np.nan)
+    )
+    div = (
+        np.moveaxis(np.asarray(res["diverged.fraction"], np.float64)[..., record], xi, -1)
+        if "diverged.fraction" in res
+        else np.zeros_like(mean)
+    )
     order = np.argsort(x)
     combos = list(np.ndindex(*mean.shape[:-1]))
 
@@ -617,14 +748,32 @@ def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | No
     for c, combo in zip(_colors(len(combos)), combos):
         m, s, d = mean[combo][order], sem[combo][order], div[combo][order]
         label = _point_label(res, combo, others) if others else "mean ± s.e.m."
-        cont = ax.errorbar(x[order], m, yerr=np.where(np.isfinite(s), s, 0.0), color=c, marker="o",
-                           ms=4, lw=1.5, capsize=3, label=label)
+        cont = ax.errorbar(
+            x[order],
+            m,
+            yerr=np.where(np.isfinite(s), s, 0.0),
+            color=c,
+            marker="o",
+            ms=4,
+            lw=1.5,
+            capsize=3,
+            label=label,
+        )
         handles.append(cont)
         dead = ~np.isfinite(m) & (d > 0)
         if np.any(dead):
             any_dead = True
-            ax.plot(x[order][dead], np.full(dead.sum(), 0.96), transform=top, ls="none", marker="x",
-                    ms=7, mew=2, color=c, clip_on=False)
+            ax.plot(
+                x[order][dead],
+                np.full(dead.sum(), 0.96),
+                transform=top,
+                ls="none",
+                marker="x",
+                ms=7,
+                mew=2,
+                color=c,
+                clip_on=False,
+            )
     if categorical:
         ax.set_xticks(x, [str(v) for v in res[xname]])
     elif logx is None:
@@ -636,15 +785,15 @@ def plot_final_vs_noise(res: Results, observable: str, *, x_axis: str | int | No
     elif logy:
         ax.set_yscale("log")
     if any_dead:
-        handles.append(Line2D([], [], ls="none", marker="x", ms=7, mew=2, color="0.35",
-                              label="all seeds diverged"))
+        handles.append(Line2D([], [], ls="none", marker="x", ms=7, mew=2, color="0.35", label="all seeds diverged"))
     if others or any_dead:
         _legend(ax, handles, len(combos))
-    ax.set_xlabel(xname)
-    ax.set_ylabel(f"{_nice(observable)} at step {int(step[record])}")
+    ax.set_xlabel(f"{sym[0]} = lr·d  ({xname} × {int(sym[1])})" if sym is not None else xname)
+    time, tlabel = _time(res)
+    at = f"step {int(step[record])}" if tlabel == "SGD step" else f"t = {time[record]:g}"
+    ax.set_ylabel(f"{_nice(observable)} at {at}")
     n = _n_seeds(res)
-    ax.set_title(f"final {_nice(observable)}: mean ± s.e.m." + (f" over {n} seeds" if n else ""),
-                 fontsize="medium")
+    ax.set_title(f"final {_nice(observable)}: mean ± s.e.m." + (f" over {n} seeds" if n else ""), fontsize="medium")
     ax.grid(True, alpha=0.3)
     return fig
 
@@ -655,15 +804,17 @@ def _slug(res: Results, idx: tuple[int, ...]) -> str:
     return "_".join(f"{n}={_axis_values(res, a)[i]}" for n, a, i in zip(names, res.grid_axes, idx))
 
 
-def save_standard_figures(results: Results | str | os.PathLike, out_dir_or_file: str | os.PathLike,
-                          observable: str | None = None) -> list[Path]:
+def save_standard_figures(
+    results: Results | str | os.PathLike, out_dir_or_file: str | os.PathLike, observable: str | None = None
+) -> list[Path]:
     """Write every standard figure that applies as PNG files; return their paths.
 
     ``results``: a :class:`Results` or a results directory.  ``out_dir_or_file``:
     a directory (created if needed; files are named ``trajectories_{obs}.png``,
     ``density_{obs}_{point}.png``, ``survival_{obs}.png``,
-    ``final_vs_noise_{obs}.png``) or a ``.png`` file name whose stem prefixes
-    those names in its folder.  For each observable (all recorded ones, or just
+    ``paired_difference_{obs}.png``, ``final_vs_{axis}_{obs}.png`` with ``axis`` the
+    short name of the first grid axis, e.g. ``final_vs_lr_population_loss.png``) or
+    a ``.png`` file name whose stem prefixes those names in its folder.  For each observable (all recorded ones, or just
     ``observable``): trajectories always; density for each grid point (at most
     :data:`MAX_DENSITY_FIGURES`, evenly spaced) when a histogram was
     recorded; survival when it has a first-passage threshold; final-vs-noise
@@ -703,5 +854,5 @@ def save_standard_figures(results: Results | str | os.PathLike, out_dir_or_file:
         if f"{obs}.per_seed" in res and len(idxs) > 1:
             save(plot_paired_difference(res, obs), f"paired_difference_{obs}")
         if res.grid_axes:
-            save(plot_final_vs_noise(res, obs), f"final_vs_noise_{obs}")
+            save(plot_final_vs_noise(res, obs), f"final_vs_{_short_names(res.grid_axes)[0]}_{obs}")
     return written

@@ -3,9 +3,13 @@
 Layout of a results directory (a public contract):
 
 ``results.npz``
-  * ``step`` (n_records,): the SGD steps at which statistics were recorded;
-  * one array per grid axis, named by its dotted config path (``optimizer.lr``),
-    holding that axis' values, in the order the sweep lists them;
+  * ``step`` (n_records,): the times at which statistics were recorded, in SGD steps,
+    or in units of d (t = step/d) when ``meta["time_unit"]`` is ``"d"``; first-passage
+    times are in the same unit;
+  * one array per grid axis, named by its dotted config path (``optimizer.lr``,
+    ``task.input_dim``), holding that axis' values, in the order the sweep lists them
+    (shape keys too: one program ran per combination of their values, listed in
+    ``meta["points"]`` with their timings);
   * ``"{observable}.{stat}"`` of shape (*grid_shape, n_records) for stat in
     ``count mean std sem min max``; ``{observable}.quantiles`` has a trailing
     quantile axis (levels in ``quantile_levels``);
@@ -23,11 +27,20 @@ Layout of a results directory (a public contract):
     ``record.keep_per_seed`` (``nan`` once a trajectory has diverged);
   * ``seed`` (seeds,): the seed indices k of the trajectories;
   * ``population_loss.ode`` (*grid_shape, n_records) with ``record.theory = ["ode"]``:
-    the teacher–student ODE from the same seeds' initial weights.
+    the teacher–student ODE from the same seeds' initial weights;
+  * with precision targets (``run.precision``, :mod:`jaxrelu.precision`): ``seeds_used``
+    (*grid_shape,) int, the seeds each grid point took (its first ``seeds_used`` of ``seed``;
+    its per-seed entries beyond are ``nan``, and its counts, fractions and statistics are over
+    its own seeds), ``precision.met`` (*grid_shape,) bool and ``precision.error``
+    (*grid_shape, n_targets), each target's error reached, in the target's terms.
 
 ``meta.json``: the full config, package versions, devices, ``compile_seconds``,
 ``run_seconds`` and ``trajectory_steps_per_second`` (seeds × grid points × steps
-÷ run seconds, compilation excluded).
+÷ run seconds, compilation excluded); ``seeds`` the length of ``seed``.  With precision
+targets also ``seeds_used`` (nested lists over the grid) and ``precision``: the targets in
+words and their ``values``, ``first_batch``, ``max_seeds``, the stopping ``rule``, ``met`` and
+``errors`` (per target, over the grid; null where not finite), and ``idle_trajectory_steps`` /
+``idle_fraction``: the compute spent stepping grid points that had already met their targets.
 """
 
 from __future__ import annotations
@@ -54,6 +67,7 @@ class Results:
     ``arrays`` maps the names of the ``results.npz`` layout (module docstring) to
     numpy arrays; ``meta`` is the ``meta.json`` dictionary.
     """
+
     arrays: dict[str, np.ndarray]
     meta: dict
 
@@ -109,12 +123,12 @@ class Results:
         if path.exists() and not path.is_dir():
             raise ResultsError(f"output {str(path)!r} exists and is not a directory")
         if path.exists() and any(path.iterdir()) and not overwrite:
-            raise ResultsError(f"output directory {str(path)!r} is not empty; "
-                               "choose another --out or pass --overwrite")
+            raise ResultsError(f"output directory {str(path)!r} is not empty; choose another --out or pass --overwrite")
         path.mkdir(parents=True, exist_ok=True)
         _atomic_write(path / "results.npz", lambda f: np.savez(f, **self.arrays))
-        _atomic_write(path / "meta.json",
-                      lambda f: f.write(json.dumps(self.meta, indent=1, default=_json_default).encode()))
+        _atomic_write(
+            path / "meta.json", lambda f: f.write(json.dumps(self.meta, indent=1, default=_json_default).encode())
+        )
         return path
 
     def to_xarray(self):
@@ -145,6 +159,10 @@ class Results:
                 dims = (*axes, "seed", "step")
             elif name.startswith("fpt.") and name.endswith(".steps"):
                 dims = (*axes, "seed")
+            elif name in ("seeds_used", "precision.met"):
+                dims = tuple(axes)
+            elif name == "precision.error":
+                dims = (*axes, "precision_target")
             else:
                 dims = (*axes, "step")
             if arr.ndim != len(dims):

@@ -78,7 +78,7 @@ def bits(key, shape, start=0) -> jnp.ndarray:
     return y1 ^ y2
 
 
-_LO = np.nextafter(np.float32(-1), np.float32(0))          # jax.random.normal's open interval (-1, 1)
+_LO = np.nextafter(np.float32(-1), np.float32(0))  # jax.random.normal's open interval (-1, 1)
 _SQRT2 = np.float32(math.sqrt(2))
 
 
@@ -107,3 +107,14 @@ def uniform(key, shape, dtype=jnp.float32, start=0) -> jnp.ndarray:
     word = bits(key, shape, start)
     f = lax.bitcast_convert_type((word >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - np.float32(1)
     return lax.max(np.float32(0), f).astype(dtype)
+
+
+def normal_from_bits(word, dtype=jnp.float32) -> jnp.ndarray:
+    """The standard normals :func:`normal` makes of the words ``bits(key, shape, start)``, bit for bit:
+    ``normal_from_bits(bits(key, shape, start), dtype) == normal(key, shape, dtype, start)``.
+
+    For callers that need the words materialised before the transform (XLA's fusion duplicates the
+    integer hash into every consumer of a draw; a caller can make the words an expensive op's output)."""
+    f = lax.bitcast_convert_type((word >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - np.float32(1)
+    u = lax.max(_LO, f * (np.float32(1) - _LO) + _LO)
+    return (_SQRT2 * lax.erf_inv(u)).astype(dtype)

@@ -57,8 +57,9 @@ def merge(a: Moments | None, b: Moments) -> Moments:
     mean = a.mean + delta * b.count / safe
     m2 = a.m2 + b.m2 + delta**2 * a.count * b.count / safe
     pick = lambda x, y, z: np.where(a.count == 0, y, np.where(b.count == 0, x, z))  # noqa: E731
-    return Moments(n, pick(a.mean, b.mean, mean), pick(a.m2, b.m2, m2),
-                   np.minimum(a.min, b.min), np.maximum(a.max, b.max))
+    return Moments(
+        n, pick(a.mean, b.mean, mean), pick(a.m2, b.m2, m2), np.minimum(a.min, b.min), np.maximum(a.max, b.max)
+    )
 
 
 def finalize(m: Moments) -> dict[str, np.ndarray]:
@@ -68,8 +69,14 @@ def finalize(m: Moments) -> dict[str, np.ndarray]:
         std = np.where(n > 1, np.sqrt(m.m2 / np.maximum(n - 1, 1)), np.nan)
         sem = np.where(n > 1, std / np.sqrt(np.maximum(n, 1)), np.nan)
     empty = n == 0
-    return {"count": n, "mean": np.where(empty, np.nan, m.mean), "std": std, "sem": sem,
-            "min": np.where(empty, np.nan, m.min), "max": np.where(empty, np.nan, m.max)}
+    return {
+        "count": n,
+        "mean": np.where(empty, np.nan, m.mean),
+        "std": std,
+        "sem": sem,
+        "min": np.where(empty, np.nan, m.min),
+        "max": np.where(empty, np.nan, m.max),
+    }
 
 
 def histogram_edges(lo: float, hi: float, bins: int, log: bool) -> np.ndarray:
@@ -83,7 +90,7 @@ def histogram(x, mask, edges, axis=0):
     overflow (x > edges[-1])."""
     edges = jnp.asarray(edges, x.dtype)
     bins = edges.shape[0] - 1
-    idx = jnp.searchsorted(edges, x, side="right")                  # 0: under, i + 1: bin i, bins + 1: over
+    idx = jnp.searchsorted(edges, x, side="right")  # 0: under, i + 1: bin i, bins + 1: over
     idx = jnp.where(x == edges[-1], bins, idx)
     onehot = (idx[..., None] == jnp.arange(bins + 2)) & mask[..., None]
     return jnp.sum(onehot.astype(jnp.int32), axis=axis)
@@ -93,6 +100,6 @@ def quantiles(values: np.ndarray, levels, axis: int) -> np.ndarray:
     """Exact quantiles (numpy's linear interpolation) ignoring nan (diverged); levels last."""
     levels = np.asarray(levels, np.float64)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)      # all-nan slices give nan
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan slices give nan
         q = np.nanquantile(values, levels, axis=axis)
     return np.moveaxis(q, 0, -1)

@@ -425,6 +425,6 @@ def test_binomial_ci_coverage_and_known_values():
     reps, n, p = 2000, 40, 0.3
     ks = rng.binomial(n, p, reps)
     cover = np.mean([(lambda c: c.low <= p <= c.high)(A.binomial_ci(k, n)) for k in ks])
-    assert abs(cover - 0.95) < coverage_tol(0.95, reps) + 0.01   # Wilson's coverage oscillates ~±1 % in p
+    assert abs(cover - 0.95) < coverage_tol(0.95, reps) + 0.01  # Wilson's coverage oscillates ~±1 % in p
     exact = A.binomial_ci(5, 20, method="exact")
     assert exact.low < 0.25 < exact.high

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _build_offline() -> bool:
     """Whether this environment's setuptools builds a wheel by itself (no build isolation, no index)."""
     import setuptools
+
     major, minor = (int(v) for v in setuptools.__version__.split(".")[:2])
     return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
 
@@ -33,18 +34,21 @@ def installed(tmp_path_factory):
     if _build_offline():
         cmd.append("--no-build-isolation")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if r.returncode and "satisfies the requirement" in r.stderr:     # offline, without the build backend
+    if r.returncode and "satisfies the requirement" in r.stderr:  # offline, without the build backend
         pytest.skip(f"cannot fetch the build requirements: {r.stderr.strip().splitlines()[-1]}")
     assert r.returncode == 0, r.stderr
     return tmp, site
 
 
 def _jaxrelu(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    code = ("import sys, jaxrelu; from jaxrelu import cli; "
-            f"assert jaxrelu.__file__.startswith({str(site)!r}), jaxrelu.__file__; sys.exit(cli.main(sys.argv[1:]))")
+    code = (
+        "import sys, jaxrelu; from jaxrelu import cli; "
+        f"assert jaxrelu.__file__.startswith({str(site)!r}), jaxrelu.__file__; sys.exit(cli.main(sys.argv[1:]))"
+    )
     env = {**os.environ, "PYTHONPATH": str(site), "JAX_PLATFORMS": "cpu"}
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_install_contains_the_studies(installed):
@@ -56,7 +60,7 @@ def test_the_install_contains_the_studies(installed):
 
 def test_installed_package_lists_and_runs_its_studies(installed):
     tmp, site = installed
-    cwd = tmp / "elsewhere"                          # no experiments/ folder here
+    cwd = tmp / "elsewhere"  # no experiments/ folder here
     cwd.mkdir(exist_ok=True)
     r = _jaxrelu(site, cwd, "experiments")
     assert r.returncode == 0, r.stderr
@@ -65,7 +69,20 @@ def test_installed_package_lists_and_runs_its_studies(installed):
     assert not any(n.startswith("_") for n in names)
     r = _jaxrelu(site, cwd, "validate", "quickstart")
     assert r.returncode == 0 and r.stdout.startswith("ok:") and str(site) in r.stdout, r.stderr
-    r = _jaxrelu(site, cwd, "run", "quickstart", "--quiet", "--out", "q", "--set", "run.seeds=2",
-                 "--set", "run.steps=20", "--set", "run.records=3")
+    r = _jaxrelu(
+        site,
+        cwd,
+        "run",
+        "quickstart",
+        "--quiet",
+        "--out",
+        "q",
+        "--set",
+        "run.seeds=2",
+        "--set",
+        "run.steps=20",
+        "--set",
+        "run.records=3",
+    )
     assert r.returncode == 0, r.stderr
     assert (cwd / "q" / "results.npz").is_file()

@@ -45,8 +45,11 @@ def assert_same_results(a, b, exact=True):
     bitwise equal and the float32-summed statistics to float32 rounding."""
     assert sorted(a.arrays) == sorted(b.arrays)
     for k in a.arrays:
-        if exact or k.endswith((".per_seed", ".count", ".hist", ".steps", ".survival", ".min", ".max")) \
-                or a[k].dtype.kind not in "f":
+        if (
+            exact
+            or k.endswith((".per_seed", ".count", ".hist", ".steps", ".survival", ".min", ".max"))
+            or a[k].dtype.kind not in "f"
+        ):
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
         else:
             np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-12, equal_nan=True, err_msg=k)
@@ -57,17 +60,23 @@ class Stop(Exception):
 
 
 def test_resume_after_exception_is_bitwise_identical(tmp_path):
-    st = study(run={"seeds": 10, "steps": 60, "record_every": 10, "chunk_size": 4, "checkpoint_every": 1},
-               record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"],
-                       "first_passage": {"observable": "population_loss", "below": 0.5}})
+    st = study(
+        run={"seeds": 10, "steps": 60, "record_every": 10, "chunk_size": 4, "checkpoint_every": 1},
+        record={
+            "observables": ["population_loss"],
+            "keep_per_seed": ["population_loss"],
+            "first_passage": {"observable": "population_loss", "below": 0.5},
+        },
+    )
     ref = jaxrelu.run(st)
-    for stop_at in (3, 9, 17):                       # inside chunk 0, at a chunk edge region, in the last chunk
+    for stop_at in (3, 9, 17):  # inside chunk 0, at a chunk edge region, in the last chunk
         calls = []
 
         def progress(p):
             calls.append(p)
             if len(calls) == stop_at:
                 raise Stop
+
         ck = tmp_path / f"ck{stop_at}"
         with pytest.raises(Stop):
             jaxrelu.run(st, progress=progress, checkpoint=ck)
@@ -78,14 +87,20 @@ def test_resume_after_exception_is_bitwise_identical(tmp_path):
 def test_checkpoints_write_each_seed_once(tmp_path):
     """Per-seed arrays of a finished chunk go to a file of their own, written once; the
     checkpoint rewritten every segment holds only the current chunk's rows."""
-    st = study(run={"seeds": 10, "steps": 40, "record_every": 10, "chunk_size": 2, "checkpoint_every": 1},
-               record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"],
-                       "first_passage": {"observable": "population_loss", "below": 0.5}})
+    st = study(
+        run={"seeds": 10, "steps": 40, "record_every": 10, "chunk_size": 2, "checkpoint_every": 1},
+        record={
+            "observables": ["population_loss"],
+            "keep_per_seed": ["population_loss"],
+            "first_passage": {"observable": "population_loss", "below": 0.5},
+        },
+    )
     ref = jaxrelu.run(st)
 
     def stop(p):
         if p["steps_done"] >= 3 * 2 * 40 + 2 * 20:  # chunk 3 (of 5), at its record of step 20
             raise Stop
+
     with pytest.raises(Stop):
         jaxrelu.run(st, progress=stop, checkpoint=tmp_path)
     with np.load(tmp_path / "checkpoint.npz") as z:
@@ -93,7 +108,7 @@ def test_checkpoints_write_each_seed_once(tmp_path):
     chunks = sorted(f.name for f in tmp_path.glob("checkpoint.chunk*.npz"))
     assert chunks == [f"checkpoint.chunk{c:05d}.npz" for c in range(3)]
     assert_same_results(ref, jaxrelu.run(st, checkpoint=tmp_path))
-    again = tmp_path / "again"                       # a damaged or missing chunk file is refused
+    again = tmp_path / "again"  # a damaged or missing chunk file is refused
     with pytest.raises(Stop):
         jaxrelu.run(st, progress=stop, checkpoint=again)
     (again / chunks[1]).write_bytes(b"garbage")
@@ -107,15 +122,18 @@ def test_checkpoints_write_each_seed_once(tmp_path):
 def test_resume_keeps_the_chunks_it_started_with(tmp_path, monkeypatch):
     """The default chunk size depends on the machine (device count, CPU cap): a run
     resumed where it would be cut differently still finishes in its own chunks."""
-    st = study(run={"seeds": 10, "steps": 40, "record_every": 10, "checkpoint_every": 1},
-               record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"]})
+    st = study(
+        run={"seeds": 10, "steps": 40, "record_every": 10, "checkpoint_every": 1},
+        record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"]},
+    )
     monkeypatch.setattr(engine.chunking, "CPU_CHUNK_TRAJECTORIES", 4)
     ref = jaxrelu.run(st)
     assert ref.meta["chunks"] == 3
 
     def stop(p):
-        if p["steps_done"] > 10 * 10:                # in the second chunk
+        if p["steps_done"] > 10 * 10:  # in the second chunk
             raise Stop
+
     with pytest.raises(Stop):
         jaxrelu.run(st, progress=stop, checkpoint=tmp_path)
     monkeypatch.setattr(engine.chunking, "CPU_CHUNK_TRAJECTORIES", 1024)
@@ -134,10 +152,10 @@ def test_checkpoint_of_another_study_is_refused(tmp_path):
         calls.append(p)
         if len(calls) == 3:
             raise Stop
+
     with pytest.raises(Stop):
         jaxrelu.run(st, progress=stop, checkpoint=tmp_path)
-    other = study(run={"seeds": 4, "steps": 40, "record_every": 10, "checkpoint_every": 1},
-                  optimizer={"lr": 0.01})
+    other = study(run={"seeds": 4, "steps": 40, "record_every": 10, "checkpoint_every": 1}, optimizer={"lr": 0.01})
     with pytest.raises(ResultsError, match="different study"):
         jaxrelu.run(other, checkpoint=tmp_path)
     (tmp_path / "checkpoint.npz").write_bytes(b"garbage")
@@ -148,8 +166,9 @@ def test_checkpoint_of_another_study_is_refused(tmp_path):
 def _cli(*args):
     """The ``jaxrelu`` command in a subprocess (one JAX CPU device per core, as a user runs it)."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    return subprocess.Popen([sys.executable, "-m", "jaxrelu", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jaxrelu", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_sigkill_at_random_points_then_resume_is_bitwise_identical(tmp_path):
@@ -177,7 +196,7 @@ def test_sigkill_at_random_points_then_resume_is_bitwise_identical(tmp_path):
         p.send_signal(signal.SIGKILL)
         p.wait()
         kills += 1
-        if (out / "results.npz").exists():          # killed after writing results
+        if (out / "results.npz").exists():  # killed after writing results
             break
         p = _cli("run", "--resume", str(out), "--quiet")
     if not (out / "results.npz").exists():
@@ -186,6 +205,7 @@ def test_sigkill_at_random_points_then_resume_is_bitwise_identical(tmp_path):
     assert_same_results(ref, jaxrelu.load(out))
 
 
+@pytest.mark.slow  # long: the default suite stays under 10 minutes on 2 cores
 def test_ctrl_c_leaves_a_directory_resumable_here_on_one_device(tmp_path):
     """Interrupted in the ``jaxrelu`` command (a device per core), resumed in this process
     (one device): the chunks of the interrupted run are kept, so it finishes; statistics

@@ -22,7 +22,7 @@ from jaxrelu.observables import classification as cobs
 from jaxrelu.registry import OBSERVABLES, TASKS
 from jaxrelu.tasks import classification as ctasks
 
-Z = 4.0                                       # tolerance in standard errors
+Z = 4.0  # tolerance in standard errors
 CLASSIFICATION = ["logistic", "exponential", "hinge", "correlation"]
 
 
@@ -36,20 +36,24 @@ def x64():
 def _reference(name, m):
     """ℓ as a function of the margin m = y f, in float64 numpy."""
     with np.errstate(over="ignore"):
-            return {"logistic": np.logaddexp(0.0, -m), "exponential": np.exp(-m),
-                "hinge": np.maximum(0.0, 1.0 - m), "correlation": -m}[name]
+        return {
+            "logistic": np.logaddexp(0.0, -m),
+            "exponential": np.exp(-m),
+            "hinge": np.maximum(0.0, 1.0 - m),
+            "correlation": -m,
+        }[name]
 
 
 @pytest.mark.parametrize("name", CLASSIFICATION)
 def test_loss_value_and_gradient_against_finite_differences(name, x64):
     L = losses.get(name)
-    f = np.array([-3.1, -0.7, 0.2, 0.45, 1.6, 4.0])          # away from the hinge's kink y f = 1
+    f = np.array([-3.1, -0.7, 0.2, 0.45, 1.6, 4.0])  # away from the hinge's kink y f = 1
     for y in (1.0, -1.0):
         yv = np.full_like(f, y)
         val = np.asarray(L(jnp.asarray(f), jnp.asarray(yv)))
         np.testing.assert_allclose(val, _reference(name, y * f), rtol=1e-13, atol=1e-15)
         grad = np.asarray(jax.vmap(jax.grad(lambda a, b: L(a, b)))(jnp.asarray(f), jnp.asarray(yv)))
-        h = 1e-6                                             # central differences: error O(h²) ≈ 1e-12
+        h = 1e-6  # central differences: error O(h²) ≈ 1e-12
         fd = (_reference(name, y * (f + h)) - _reference(name, y * (f - h))) / (2 * h)
         np.testing.assert_allclose(grad, fd, rtol=1e-7, atol=1e-9)
 
@@ -59,7 +63,7 @@ def test_loss_value_and_gradient_against_finite_differences(name, x64):
 def test_losses_never_nan_at_margins_of_1e4(name, dtype, x64):
     dt = jnp.dtype(dtype)
     f = jnp.array([1e4, -1e4, 1e4, -1e4], dt)
-    y = jnp.array([1.0, 1.0, -1.0, -1.0], dt)                 # margins +1e4, -1e4, -1e4, +1e4
+    y = jnp.array([1.0, 1.0, -1.0, -1.0], dt)  # margins +1e4, -1e4, -1e4, +1e4
     L = losses.get(name)
     val = L(f, y)
     grad = jax.vmap(jax.grad(lambda a, b: L(a, b)))(f, y)
@@ -70,16 +74,19 @@ def test_losses_never_nan_at_margins_of_1e4(name, dtype, x64):
         # e^{1e4} exceeds every float (log max: 88.7 / 709.8): +inf, never nan; e^{-1e4} underflows to 0
         np.testing.assert_array_equal(val, np.where(m > 0, 0.0, np.inf))
         np.testing.assert_array_equal(grad, np.where(m > 0, 0.0, -np.asarray(y) * np.inf))
-    else:                                                     # finite, and exact to the dtype's rounding
+    else:  # finite, and exact to the dtype's rounding
         assert np.all(np.isfinite(val)) and np.all(np.isfinite(grad))
         np.testing.assert_allclose(np.asarray(val, np.float64), _reference(name, m), rtol=1e-6)
-        expect_grad = {"logistic": -np.asarray(y) * (m < 0), "hinge": -np.asarray(y) * (m < 1),
-                       "correlation": -np.asarray(y)}[name]
+        expect_grad = {
+            "logistic": -np.asarray(y) * (m < 0),
+            "hinge": -np.asarray(y) * (m < 1),
+            "correlation": -np.asarray(y),
+        }[name]
         np.testing.assert_array_equal(grad, expect_grad)
 
 
 def test_logistic_is_stable_where_the_naive_formula_is_not():
-    f = jnp.array([-200.0, -100.0, 100.0, 200.0], jnp.float32)   # log(1 + e^{200}) overflows in float32
+    f = jnp.array([-200.0, -100.0, 100.0, 200.0], jnp.float32)  # log(1 + e^{200}) overflows in float32
     with np.errstate(over="ignore"):
         assert np.all(np.isinf(np.log1p(np.exp(-np.asarray(f)))[:2]))
     np.testing.assert_allclose(losses.get("logistic")(f, jnp.ones_like(f)), [200, 100, 0, 0], atol=1e-30)
@@ -98,9 +105,19 @@ def test_square_loss_is_unchanged():
 # ================================================================================ tasks
 def _spec(kind, d, **params):
     """A TaskSpec of ``kind`` in dimension d with ``params`` (as the program builds it)."""
-    return tasks.TaskSpec(task=TASKS.get(kind), input_dim=d, online=True, train_size=0, batch_max=1,
-                          full_batch=False, replacement=False, teacher_activation=None, test_size=1,
-                          label_noise=False, params=tuple(sorted(params.items())))
+    return tasks.TaskSpec(
+        task=TASKS.get(kind),
+        input_dim=d,
+        online=True,
+        train_size=0,
+        batch_max=1,
+        full_batch=False,
+        replacement=False,
+        teacher_activation=None,
+        test_size=1,
+        label_noise=False,
+        params=tuple(sorted(params.items())),
+    )
 
 
 def _draw(kind, n, d, seed=0, **params):
@@ -130,7 +147,7 @@ def test_gaussian_mixture_sampler(fraction):
     _fraction_ok(y, fraction)
     for c in (1.0, -1.0):
         xc = x[y == c]
-        _mean_ok(xc[:, 0], c * snr, sd=1.0)                  # the mean is y μ, μ = snr e_1 (wrong sign: off by 3 snr)
+        _mean_ok(xc[:, 0], c * snr, sd=1.0)  # the mean is y μ, μ = snr e_1 (wrong sign: off by 3 snr)
         _mean_ok(xc[:, 1:].ravel(), 0.0, sd=1.0)
         # unit variance: the variance's standard error is √(2/(n − 1)) for Gaussian data
         s2 = np.var(xc, axis=0, ddof=1)
@@ -149,9 +166,9 @@ def test_gaussian_xor_sampler():
         xc = x[y == c]
         other = 1 - axis
         _mean_ok(xc[:, axis], 0.0, sd=math.sqrt(snr**2 + 1))  # clusters at ±μ: mean 0, variance snr² + 1
-        _mean_ok(xc[:, axis] ** 2, snr**2 + 1)                 # E x² = snr² + 1 on the label's axis ...
-        _mean_ok(xc[:, other] ** 2, 1.0)                       # ... and 1 on the other's
-        _mean_ok(np.sign(xc[:, axis]), 0.0, sd=1.0)            # the two clusters of a class equally likely
+        _mean_ok(xc[:, axis] ** 2, snr**2 + 1)  # E x² = snr² + 1 on the label's axis ...
+        _mean_ok(xc[:, other] ** 2, 1.0)  # ... and 1 on the other's
+        _mean_ok(np.sign(xc[:, axis]), 0.0, sd=1.0)  # the two clusters of a class equally likely
     # not linearly separable along either axis: the XOR rule sign(|x_1| − |x_2|) is near Bayes
     assert np.mean(np.sign(np.abs(x[:, 0]) - np.abs(x[:, 1])) == y) > 0.8
 
@@ -160,7 +177,7 @@ def test_orthogonally_separable_sampler():
     n, d, margin, radius = 600, 8, 1.0, 0.9
     x, y = _draw("orthogonally_separable", n, d, margin=margin, radius=radius)
     _fraction_ok(y, 0.5)
-    G = (y[:, None] * x) @ (y[:, None] * x).T                # y_i y_j x_i·x_j: > 0 for every pair, exactly
+    G = (y[:, None] * x) @ (y[:, None] * x).T  # y_i y_j x_i·x_j: > 0 for every pair, exactly
     assert G.min() > d * (margin**2 - radius**2) * (1 - 1e-5)
     a = y * x[:, 0] / math.sqrt(d)
     assert a.min() >= margin * (1 - 1e-6)
@@ -172,13 +189,13 @@ def test_nearly_orthogonal_sampler():
     n, d = 30, 2000
     x, _ = _draw("nearly_orthogonal", n, d)
     np.testing.assert_allclose(np.sum(x * x, axis=1), d, rtol=1e-5)
-    off = (x @ x.T)[np.triu_indices(n, 1)] / math.sqrt(d)    # ≈ N(0, 1) for i ≠ j: nearly orthogonal
+    off = (x @ x.T)[np.triu_indices(n, 1)] / math.sqrt(d)  # ≈ N(0, 1) for i ≠ j: nearly orthogonal
     _mean_ok(off**2, 1.0, sd=math.sqrt(2))
     x2, y2 = _draw("nearly_orthogonal", 20_000, 50)
     _fraction_ok(y2, 0.5)
-    _mean_ok(y2 * x2[:, 0], 0.0, sd=1.0)                     # signal 0: labels independent of the inputs
+    _mean_ok(y2 * x2[:, 0], 0.0, sd=1.0)  # signal 0: labels independent of the inputs
     x3, y3 = _draw("nearly_orthogonal", 20_000, 50, signal=2.0)
-    assert np.mean(y3 * x3[:, 0]) > 1.5                      # signal 2: E y x_1 ≈ 2 √(50/54) = 1.92
+    assert np.mean(y3 * x3[:, 0]) > 1.5  # signal 2: E y x_1 ≈ 2 √(50/54) = 1.92
 
 
 @pytest.mark.parametrize("width,fraction", [(1, 0.5), (2, 3 / 8)])
@@ -186,8 +203,9 @@ def test_sign_teacher_labels(width, fraction):
     """y = +1 where f*(x) > 0.  k = 1: y = sign(w*·x), P = ½; k = 2 (orthonormal, a* = (1, −1)):
     f* = relu(u) − relu(v) with u, v i.i.d. N(0, 1), P(f* > 0) = (1 − P(u, v ≤ 0))/2 = 3/8."""
     d, n = 7, 40_000
-    cfg = config.from_dict({"task": {"kind": "sign_teacher", "input_dim": d, "test_size": n,
-                                     "params": {"teacher_width": width}}}).task
+    cfg = config.from_dict(
+        {"task": {"kind": "sign_teacher", "input_dim": d, "test_size": n, "params": {"teacher_width": width}}}
+    ).task
     data = jax.jit(lambda k: ctasks.sign_teacher_shared(k, cfg, jnp.float32))(jax.random.PRNGKey(3))
     W, a = np.asarray(data.teacher["W"], np.float64), np.asarray(data.teacher["a"])
     np.testing.assert_allclose(W @ W.T, np.eye(width), atol=1e-6)
@@ -210,10 +228,10 @@ def test_online_rows_are_rows_of_the_block(kind):
     key = jax.random.PRNGKey(7)
     xb, yb = jax.jit(lambda k: spec.task.sample(k, (8 * B, d), jnp.float32, spec))(key)
     row = jax.jit(lambda k, i: spec.task.sample(k, (B, d), jnp.float32, spec, start=i * B * d))
-    for i in (0, 5):                                          # i traced, as in the engine
+    for i in (0, 5):  # i traced, as in the engine
         xi, yi = row(key, i)
-        np.testing.assert_allclose(xi, xb[i * B:(i + 1) * B], rtol=1e-6, atol=1e-6)
-        np.testing.assert_array_equal(yi, yb[i * B:(i + 1) * B])
+        np.testing.assert_allclose(xi, xb[i * B : (i + 1) * B], rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(yi, yb[i * B : (i + 1) * B])
 
 
 # =========================================================================== observables
@@ -221,21 +239,23 @@ def test_observables_against_a_hand_computation():
     """Two relu neurons in 2-D on three points, computed by hand."""
     params = {"W": jnp.array([[1.0, 0.0], [0.0, 2.0]]), "a": jnp.array([1.0, -1.0])}
     # f(x) = relu(x_1) − relu(2 x_2)
-    x = jnp.array([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])      # f = 2, −2, −1
-    y = jnp.array([1.0, -1.0, 1.0])                           # y f = 2, 2, −1
-    data = tasks.TaskData(x_train=x, y_train=y, x_test=x[:2], y_test=y[:2],
-                          directions=jnp.array([[1.0, 0.0], [0.6, 0.8]]))
+    x = jnp.array([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # f = 2, −2, −1
+    y = jnp.array([1.0, -1.0, 1.0])  # y f = 2, 2, −1
+    data = tasks.TaskData(
+        x_train=x, y_train=y, x_test=x[:2], y_test=y[:2], directions=jnp.array([[1.0, 0.0], [0.6, 0.8]])
+    )
     ctx = Context(1.0, "relu", None, False, False, "logistic")
 
     def obs(name):
         return float(OBSERVABLES.get(name).fn(params, None, data, ctx))
+
     assert obs("train_error") == pytest.approx(1 / 3)
     assert obs("test_error") == 0.0
     assert obs("margin") == -1.0
-    norm2 = 1 + 4 + 1 + 1                                     # ‖W‖_F² + ‖a‖²
+    norm2 = 1 + 4 + 1 + 1  # ‖W‖_F² + ‖a‖²
     assert obs("normalized_margin") == pytest.approx(-1 / norm2)
     assert obs("param_norm") == pytest.approx(math.sqrt(norm2))
-    assert obs("stable_rank") == pytest.approx(5 / 4)         # ‖W‖_F² = 5, ‖W‖₂² = 4
+    assert obs("stable_rank") == pytest.approx(5 / 4)  # ‖W‖_F² = 5, ‖W‖₂² = 4
     # cosines of w_1 = e_1, w_2 = e_2 with (1, 0): 1, 0; with (0.6, 0.8): 0.6, 0.8 -> min(1, 0.8)
     assert obs("direction_cosine") == pytest.approx(0.8)
     assert obs("test_loss") == pytest.approx(math.log1p(math.exp(-2)))
@@ -257,13 +277,22 @@ def test_normalized_margin_is_scale_invariant_for_a_homogeneous_net():
     m2 = cobs.normalized_margin(jax.tree.map(lambda p: 3.0 * p, params), None, data, ctx)
     np.testing.assert_allclose(m1, m2, rtol=1e-5)
     assert float(cobs.margin(jax.tree.map(lambda p: 3.0 * p, params), None, data, ctx)) == pytest.approx(
-        9 * float(cobs.margin(params, None, data, ctx)), rel=1e-5)
+        9 * float(cobs.margin(params, None, data, ctx)), rel=1e-5
+    )
 
 
 # ============================================================================ label flip
 def _flip_spec(*on):
-    return dynamics.StepSpec(c=1.0, activation=None, loss=None, optimizer=None, train_second_layer=True,
-                             on=frozenset(on), masked_batch=False, decay_steps=())
+    return dynamics.StepSpec(
+        c=1.0,
+        activation=None,
+        loss=None,
+        optimizer=None,
+        train_second_layer=True,
+        on=frozenset(on),
+        masked_batch=False,
+        decay_steps=(),
+    )
 
 
 def test_uniform_is_jax_random_uniform_bit_for_bit():
@@ -284,7 +313,7 @@ def test_label_flip_frequency_matches_p():
         assert set(np.unique(yt)) <= {-1.0, 1.0}
         se = math.sqrt(p * (1 - p) / y.size)
         assert abs(np.mean(yt < 0) - p) < Z * se, (p, np.mean(yt < 0), se)
-    for p, expect in ((0.0, 1.0), (1.0, -1.0)):             # p = 0 flips nothing, p = 1 everything
+    for p, expect in ((0.0, 1.0), (1.0, -1.0)):  # p = 0 flips nothing, p = 1 everything
         yt = flip(jnp.float32(p))
         np.testing.assert_array_equal(yt, expect * y)
 
@@ -305,12 +334,20 @@ def test_label_flip_leaves_the_label_noise_stream_alone():
 
 
 def _flip_study(**optimizer):
-    return {"run": {"seeds": 6, "steps": 60, "record_every": 20},
-            "task": {"kind": "gaussian_mixture", "input_dim": 6, "train_size": 16, "loss": "logistic",
-                     "test_size": 64, "params": {"snr": 1.0}},
-            "model": {"width": 4},
-            "optimizer": {"lr": 0.2, "batch_size": 4, "label_noise": 0.1, **optimizer},
-            "record": {"observables": ["train_loss", "margin"], "keep_per_seed": ["train_loss", "margin"]}}
+    return {
+        "run": {"seeds": 6, "steps": 60, "record_every": 20},
+        "task": {
+            "kind": "gaussian_mixture",
+            "input_dim": 6,
+            "train_size": 16,
+            "loss": "logistic",
+            "test_size": 64,
+            "params": {"snr": 1.0},
+        },
+        "model": {"width": 4},
+        "optimizer": {"lr": 0.2, "batch_size": 4, "label_noise": 0.1, **optimizer},
+        "record": {"observables": ["train_loss", "margin"], "keep_per_seed": ["train_loss", "margin"]},
+    }
 
 
 def test_label_flip_zero_leaves_trajectories_bitwise_unchanged():
@@ -325,7 +362,7 @@ def test_label_flip_zero_leaves_trajectories_bitwise_unchanged():
         ref = np.asarray(plain[f"{o}.per_seed"])
         np.testing.assert_array_equal(np.asarray(explicit[f"{o}.per_seed"]), ref)
         np.testing.assert_array_equal(np.asarray(swept[f"{o}.per_seed"])[0], ref[0])
-        assert not np.array_equal(np.asarray(swept[f"{o}.per_seed"])[1], ref[0])     # p = 0.25 flips labels
+        assert not np.array_equal(np.asarray(swept[f"{o}.per_seed"])[1], ref[0])  # p = 0.25 flips labels
 
 
 def test_label_flip_is_refused_where_it_does_not_apply():
@@ -337,32 +374,44 @@ def test_label_flip_is_refused_where_it_does_not_apply():
 
 # ====================================================================== studies and config
 def _task_study(kind, train_size, observables, **params):
-    return {"run": {"seeds": 4, "steps": 40, "record_every": 20},
-            "task": {"kind": kind, "input_dim": 8, "train_size": train_size, "loss": "logistic",
-                     "test_size": 200, "params": params},
-            "model": {"width": 4, "init_scale": 0.5},
-            "optimizer": {"lr": 0.1, "batch_size": 4},
-            "record": {"observables": observables}}
+    return {
+        "run": {"seeds": 4, "steps": 40, "record_every": 20},
+        "task": {
+            "kind": kind,
+            "input_dim": 8,
+            "train_size": train_size,
+            "loss": "logistic",
+            "test_size": 200,
+            "params": params,
+        },
+        "model": {"width": 4, "init_scale": 0.5},
+        "optimizer": {"lr": 0.1, "batch_size": 4},
+        "record": {"observables": observables},
+    }
 
 
 ALL = ["train_error", "test_error", "test_loss", "margin", "normalized_margin", "param_norm", "stable_rank"]
 
 
-@pytest.mark.parametrize("kind,train_size,params", [
-    ("gaussian_mixture", "online", {"snr": 3.0}),            # online: the sampler's rows, step by step
-    pytest.param("gaussian_xor", 16, {}, marks=pytest.mark.slow),   # (training sets: the label-flip tests)
-    pytest.param("orthogonally_separable", 16, {}, marks=pytest.mark.slow),
-    pytest.param("nearly_orthogonal", 8, {"signal": 1.0}, marks=pytest.mark.slow),
-    pytest.param("sign_teacher", 16, {"teacher_width": 2}, marks=pytest.mark.slow),   # inputs + label
-])
+@pytest.mark.parametrize(
+    "kind,train_size,params",
+    [
+        ("gaussian_mixture", "online", {"snr": 3.0}),  # online: the sampler's rows, step by step
+        pytest.param("gaussian_xor", 16, {}, marks=pytest.mark.slow),  # (training sets: the label-flip tests)
+        pytest.param("orthogonally_separable", 16, {}, marks=pytest.mark.slow),
+        pytest.param("nearly_orthogonal", 8, {"signal": 1.0}, marks=pytest.mark.slow),
+        pytest.param("sign_teacher", 16, {"teacher_width": 2}, marks=pytest.mark.slow),  # inputs + label
+    ],
+)
 def test_each_task_runs_and_learns(kind, train_size, params):
-    obs = ([o for o in ALL if o not in ("train_error", "margin", "normalized_margin")] if train_size == "online"
-           else ALL) + ["direction_cosine"]
+    obs = (
+        [o for o in ALL if o not in ("train_error", "margin", "normalized_margin")] if train_size == "online" else ALL
+    ) + ["direction_cosine"]
     res = jaxrelu.run(config.from_dict(_task_study(kind, train_size, obs, **params)))
     for o in obs:
         v = np.asarray(res[f"{o}.mean"])
         assert np.all(np.isfinite(v)), o
-    assert res["test_loss.mean"][-1] < res["test_loss.mean"][0]          # SGD on the logistic loss learns
+    assert res["test_loss.mean"][-1] < res["test_loss.mean"][0]  # SGD on the logistic loss learns
     if train_size != "online":
         assert res["train_error.mean"][-1] <= res["train_error.mean"][0]
     assert np.all((np.asarray(res["test_error.mean"]) >= 0) & (np.asarray(res["test_error.mean"]) <= 1))
@@ -371,6 +420,7 @@ def test_each_task_runs_and_learns(kind, train_size, params):
 def test_task_parameters_are_checked_before_running():
     def check(kind, train_size=16, obs=("test_error",), **params):
         jaxrelu.api.check(config.from_dict(_task_study(kind, train_size, list(obs), **params)))
+
     with pytest.raises(ConfigError, match="task.params.snrr: unknown parameter of task 'gaussian_mixture'"):
         check("gaussian_mixture", snrr=1.0)
     with pytest.raises(ConfigError, match="task.params.snr must be a non-negative number, got -1"):
@@ -389,22 +439,35 @@ def test_task_parameters_are_checked_before_running():
 
 
 def _dataset_study(**task):
-    return {"run": {"seeds": 2, "steps": 20, "record_every": 10},
-            "task": {"kind": "dataset", "inputs": [[1.0, 0.0], [-1.0, 0.5], [0.5, 1.0], [-0.5, -1.0]],
-                     "targets": [1.0, -1.0, 1.0, -1.0], "loss": "hinge", **task},
-            "model": {"width": 3},
-            "optimizer": {"lr": 0.1, "batch_size": 4},
-            "record": {"observables": ["train_error", "test_error", "test_loss"]}}
+    return {
+        "run": {"seeds": 2, "steps": 20, "record_every": 10},
+        "task": {
+            "kind": "dataset",
+            "inputs": [[1.0, 0.0], [-1.0, 0.5], [0.5, 1.0], [-0.5, -1.0]],
+            "targets": [1.0, -1.0, 1.0, -1.0],
+            "loss": "hinge",
+            **task,
+        },
+        "model": {"width": 3},
+        "optimizer": {"lr": 0.1, "batch_size": 4},
+        "record": {"observables": ["train_error", "test_error", "test_loss"]},
+    }
 
 
 def test_dataset_with_a_test_set_inline_and_from_a_file(tmp_path):
     test = {"test_inputs": [[2.0, 0.0], [-2.0, 0.1], [0.0, 3.0]], "test_targets": [1.0, -1.0, 1.0]}
     inline = jaxrelu.run(config.from_dict(_dataset_study(**test)))
     d = _dataset_study()["task"]
-    np.savez(tmp_path / "data.npz", x=np.array(d["inputs"]), y=np.array(d["targets"]),
-             x_test=np.array(test["test_inputs"]), y_test=np.array(test["test_targets"]))
-    st = config.from_dict({**_dataset_study(), "task": {"kind": "dataset", "file": "data.npz", "loss": "hinge"}},
-                          base_dir=str(tmp_path))
+    np.savez(
+        tmp_path / "data.npz",
+        x=np.array(d["inputs"]),
+        y=np.array(d["targets"]),
+        x_test=np.array(test["test_inputs"]),
+        y_test=np.array(test["test_targets"]),
+    )
+    st = config.from_dict(
+        {**_dataset_study(), "task": {"kind": "dataset", "file": "data.npz", "loss": "hinge"}}, base_dir=str(tmp_path)
+    )
     assert st.task.test_inputs == tuple(tuple(r) for r in test["test_inputs"])
     from_file = jaxrelu.run(st)
     for o in ("train_error", "test_error", "test_loss"):
@@ -425,5 +488,7 @@ def test_dataset_test_set_errors():
     with pytest.raises(ConfigError, match="task.test_targets must be a list of 1 numbers"):
         config.from_dict(_dataset_study(test_inputs=[[1.0, 2.0]], test_targets=[1.0, 2.0]))
     with pytest.raises(ConfigError, match="task.test_inputs is only for kind = 'dataset'"):
-        config.from_dict(_task_study("gaussian_mixture", 16, ["test_error"]) | {
-            "task": {"kind": "gaussian_mixture", "test_inputs": [[1.0]]}})
+        config.from_dict(
+            _task_study("gaussian_mixture", 16, ["test_error"])
+            | {"task": {"kind": "gaussian_mixture", "test_inputs": [[1.0]]}}
+        )

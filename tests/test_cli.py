@@ -51,8 +51,24 @@ def test_run_end_to_end_writes_results(tiny, tmp_path, capsys):
 
 def test_set_overrides_keys_and_sweeps(tiny, tmp_path):
     out = tmp_path / "o"
-    assert cli.main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "run.seeds=4",
-                     "--set", "optimizer.momentum=0.5", "--set", 'sweep."optimizer.lr"=[0.01, 0.02, 0.03]']) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                str(tiny),
+                "--out",
+                str(out),
+                "--quiet",
+                "--set",
+                "run.seeds=4",
+                "--set",
+                "optimizer.momentum=0.5",
+                "--set",
+                'sweep."optimizer.lr"=[0.01, 0.02, 0.03]',
+            ]
+        )
+        == 0
+    )
     res = jaxrelu.load(out)
     assert res.meta["config"]["run"]["seeds"] == 4
     assert res.meta["config"]["optimizer"]["momentum"] == 0.5
@@ -92,6 +108,7 @@ def test_every_builtin_experiment_validates():
     for f in sorted(cli.experiments_dir().glob("*.toml")):
         st = config.load(f)
         from jaxrelu import engine
+
         engine.build(st)
         assert st.description, f"{f.name} has no description"
 
@@ -111,53 +128,59 @@ BAD = [
     ("[run]\nseeds = -4", "run.seeds"),
     ("[run]\nseeds = 2.5", "run.seeds"),
     ("[run]\nsteps = 0", "run.steps"),
-    ("[run]\nsteps = \"many\"", "run.steps"),
+    ('[run]\nsteps = "many"', "run.steps"),
     ("[run]\nrecord_every = 1000", "run.record_every"),
     ("[run]\nrecords = 10\nrecord_every = 5", "run.records"),
-    ("[run]\nspacing = \"quadratic\"", "run.spacing"),
-    ("[run]\ndtype = \"float16\"", "run.dtype"),
+    ('[run]\nspacing = "quadratic"', "run.spacing"),
+    ('[run]\ndtype = "float16"', "run.dtype"),
     ("[run]\nsedes = 10", "run.sedes"),
     ("[optimizer]\nlr = -1", "optimizer.lr"),
     ("[optimizer]\nlr = 0", "optimizer.lr"),
     ("[optimizer]\nbatch_size = 0", "optimizer.batch_size"),
     ("[optimizer]\nmomentum = 1.5", "optimizer.momentum"),
     ("[optimizer]\nlabel_noise = -0.1", "optimizer.label_noise"),
-    ("[optimizer]\nschedule = \"cosine\"", "optimizer.schedule"),
+    ('[optimizer]\nschedule = "cosine"', "optimizer.schedule"),
     ("[optimizer]\ndecay_at = [1.5]", "optimizer.decay_at"),
     ("[optimizer]\nlearning_rate = 0.1", "optimizer.learning_rate"),
     ("[model]\nwidth = 0", "model.width"),
-    ("[model]\nactivation = \"tanh\"", "model.activation"),
-    ("[model]\nparametrization = \"mup\"", "model.parametrization"),
-    ("[model]\nbias = \"yes\"", "model.bias"),
-    ("[model]\nsecond_layer_init = \"uniform\"", "model.second_layer_init"),
-    ("[task]\nkind = \"mnist\"", "task.kind"),
+    ('[model]\nactivation = "tnah"', "model.activation"),
+    ('[model]\nparametrization = "mup"', "model.parametrization"),
+    ('[model]\nbias = "yes"', "model.bias"),
+    ('[model]\nsecond_layer_init = "uniform"', "model.second_layer_init"),
+    ('[task]\nkind = "mnist"', "task.kind"),
     ("[task]\ninput_dim = -3", "task.input_dim"),
     ("[task]\ntrain_size = 0", "task.train_size"),
     ("[task]\nteacher_width = 20\ninput_dim = 8", "task.teacher_width"),
     ("[task]\nteacher_second_layer = [1.0, 2.0, 3.0]", "task.teacher_second_layer"),
-    ("[task]\nkind = \"dataset\"\nfile = \"missing.npz\"", "task.file"),
-    ("[task]\nkind = \"dataset\"\ninputs = [[1.0], [2.0]]\ntargets = [1.0]", "task.targets"),
-    ("[task]\nkind = \"dataset\"\ninputs = [[1.0], [2.0, 3.0]]\ntargets = [1.0, 2.0]", "task.inputs"),
-    ("[sweep]\n\"optimizer.lr\" = []", "sweep.optimizer.lr"),
-    ("[sweep]\n\"optimizer.lr\" = [0.1, -0.1]", "sweep.optimizer.lr"),
-    ("[sweep]\n\"model.width\" = [4, 8]", "sweep.model.width"),
-    ("[sweep]\n\"optimizer.lrr\" = [0.1]", "sweep.optimizer.lrr"),
+    ('[task]\nkind = "dataset"\nfile = "missing.npz"', "task.file"),
+    ('[task]\nkind = "dataset"\ninputs = [[1.0], [2.0]]\ntargets = [1.0]', "task.targets"),
+    ('[task]\nkind = "dataset"\ninputs = [[1.0], [2.0, 3.0]]\ntargets = [1.0, 2.0]', "task.inputs"),
+    ('[sweep]\n"optimizer.lr" = []', "sweep.optimizer.lr"),
+    ('[sweep]\n"optimizer.lr" = [0.1, -0.1]', "sweep.optimizer.lr"),
+    ('[sweep]\n"model.width" = [4, 0]', "sweep.model.width"),
+    ('[sweep]\n"run.seeds" = [4, 8]', "sweep.run.seeds"),
+    ('[sweep]\n"task.teacher_width" = [2, 20]\n[task]\ninput_dim = 8', "sweep at task.teacher_width = 20"),
+    ('[sweep]\n"optimizer.lrr" = [0.1]', "sweep.optimizer.lrr"),
     ("[record]\nobservables = []", "record.observables"),
-    ("[record]\nobservables = [\"populaton_loss\"]", "record.observables"),
+    ('[record]\nobservables = ["populaton_loss"]', "record.observables"),
     ("[record]\nquantiles = [0.5, 1.5]", "record.quantiles"),
-    ("[record]\nfirst_passage = { observable = \"grad_norm\", below = 1.0 }", "record.first_passage"),
+    ('[record]\nfirst_passage = { observable = "grad_norm", below = 1.0 }', "record.first_passage"),
     ("[record]\nhistograms = { population_loss = { min = 1.0, max = 0.5 } }", "record.histograms.population_loss"),
-    ("[record]\nkeep_per_seed = [\"grad_norm\"]", "record.keep_per_seed"),
-    ("[record]\nfirst_passage = [{ observable = \"population_loss\", below = 0.1 }, "
-     "{ observable = \"population_loss\", below = 0.2 }]", "record.first_passage"),
-    ("[recrod]\nobservables = [\"population_loss\"]", "recrod"),
-    ("[record]\nobservables = [\"train_loss\"]", "train_loss"),
+    ('[record]\nkeep_per_seed = ["grad_norm"]', "record.keep_per_seed"),
+    (
+        '[record]\nfirst_passage = [{ observable = "population_loss", below = 0.1 }, '
+        '{ observable = "population_loss", below = 0.2 }]',
+        "record.first_passage",
+    ),
+    ('[recrod]\nobservables = ["population_loss"]', "recrod"),
+    ('[record]\nobservables = ["train_loss"]', "train_loss"),
 ]
 
 
 def _merge(base: str, extra: str) -> str:
     """Update ``base``'s sections with ``extra``'s keys (a task with a new kind replaces the section)."""
     import tomllib
+
     data = tomllib.loads(base)
     for sec, body in tomllib.loads(extra).items():
         if isinstance(body, dict) and isinstance(data.get(sec), dict) and "kind" not in body:
@@ -169,6 +192,7 @@ def _merge(base: str, extra: str) -> str:
 
 def _dump(data: dict) -> str:
     import json as _j
+
     lines = [f"description = {_j.dumps(data.pop('description', ''))}"]
     for sec, body in data.items():
         lines.append(f"[{sec}]")
@@ -179,6 +203,7 @@ def _dump(data: dict) -> str:
 
 def _toml_value(v):
     import json as _j
+
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, dict):
@@ -220,8 +245,11 @@ def test_bad_set_and_missing_file(tiny, tmp_path, capsys):
 
 
 def test_cpu_processes_out_of_range_or_with_a_coordinator_exits_2(tiny, tmp_path, capsys):
-    for extra in (["--cpu-processes", "0"], ["--cpu-processes", "999"],
-                  ["--cpu-processes", "1", "--coordinator", "localhost:1"]):
+    for extra in (
+        ["--cpu-processes", "0"],
+        ["--cpu-processes", "999"],
+        ["--cpu-processes", "1", "--coordinator", "localhost:1"],
+    ):
         assert cli.main(["run", str(tiny), "--out", str(tmp_path / "o"), *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "--cpu-processes" in err and len(err.splitlines()) == 1
@@ -248,7 +276,10 @@ def test_validate_runs_every_check_run_makes(tmp_path, capsys):
     """kink_count refuses erf when it is traced: validate says so in one line (it used to pass, and run then
     crashed with a traceback after making its folder)."""
     (tmp_path / "k.toml").write_text(KINK_ERF)
-    for argv in (["validate", str(tmp_path / "k.toml")], ["run", str(tmp_path / "k.toml"), "--out", str(tmp_path / "o")]):
+    for argv in (
+        ["validate", str(tmp_path / "k.toml")],
+        ["run", str(tmp_path / "k.toml"), "--out", str(tmp_path / "o")],
+    ):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and err.startswith("error: record.observables:") and "'relu'" in err
@@ -258,11 +289,12 @@ def test_validate_runs_every_check_run_makes(tmp_path, capsys):
 def test_a_failed_start_leaves_no_half_made_folder(tiny, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("the device went away")
+
     monkeypatch.setattr(jaxrelu.engine, "run", boom)
     with pytest.raises(RuntimeError):
         cli.main(["run", str(tiny), "--out", str(tmp_path / "o"), "--quiet"])
     assert not (tmp_path / "o").exists()
-    assert cli.main(["validate", str(tiny)]) == 0                     # and the same --out is free again
+    assert cli.main(["validate", str(tiny)]) == 0  # and the same --out is free again
 
 
 def test_builtin_name_typo_suggests_the_builtin(capsys):
@@ -273,14 +305,20 @@ def test_builtin_name_typo_suggests_the_builtin(capsys):
 def test_a_closed_pipe_ends_quietly():
     import subprocess
     import sys
-    p = subprocess.run(f"{sys.executable} -c 'from jaxrelu.cli import entry; raise SystemExit(entry())' "
-                       "experiments | head -1", shell=True, capture_output=True, text=True,
-                       env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
+
+    p = subprocess.run(
+        f"{sys.executable} -c 'from jaxrelu.cli import entry; raise SystemExit(entry())' experiments | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"},
+    )
     assert p.stdout.count("\n") == 1 and p.stderr == ""
 
 
 def test_progress_line_has_no_nan_and_agrees_with_the_summary(tiny):
     import io
+
     stream = io.StringIO()
     line = cli.Progress(stream=stream, min_interval=0.0)
     line({"steps_done": 0, "steps_total": 100, "elapsed": 0.0, "run_seconds": 0.0, "trajectories": 4})
@@ -289,5 +327,6 @@ def test_progress_line_has_no_nan_and_agrees_with_the_summary(tiny):
     res = jaxrelu.run(config.load(tiny), progress=seen.append)
     last = seen[-1]
     assert last["steps_done"] == last["steps_total"]
-    np.testing.assert_allclose(last["steps_done"] / last["run_seconds"], res.meta["trajectory_steps_per_second"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        last["steps_done"] / last["run_seconds"], res.meta["trajectory_steps_per_second"], rtol=1e-6
+    )

@@ -15,14 +15,12 @@ from jaxrelu import model, observables, tasks
 from jaxrelu.observables import diagnostics
 from jaxrelu.registry import OBSERVABLES
 
-DATA_1D = {"kind": "dataset", "inputs": [[-1.5], [-1.0], [0.0], [0.25], [2.0]],
-           "targets": [0.7, -0.3, -0.4, 0.4, 0.2]}
+DATA_1D = {"kind": "dataset", "inputs": [[-1.5], [-1.0], [0.0], [0.25], [2.0]], "targets": [0.7, -0.3, -0.4, 0.4, 0.2]}
 NAMES = ["sharpness", "grad_noise_trace", "grad_noise_top", "noise_to_signal", "kink_count", "nuclear_norm"]
 
 
 def _ctx(activation="relu", c=1.0):
-    return observables.Context(c=c, activation=activation, teacher_activation=None, closed_form=False,
-                               online=False)
+    return observables.Context(c=c, activation=activation, teacher_activation=None, closed_form=False, online=False)
 
 
 @functools.cache
@@ -57,6 +55,7 @@ def _dense(p, data, c=1.0):
 
     def per_sample(th):
         return 0.5 * (model.apply(unravel(th), data.x_train, c, "relu") - data.y_train) ** 2
+
     return jax.hessian(lambda th: jnp.mean(per_sample(th)))(flat), jax.jacrev(per_sample)(flat)
 
 
@@ -75,7 +74,7 @@ def test_sharpness_is_top_eigenvalue_of_dense_hessian():
     with jax.enable_x64(True):
         p, data = _problem(12, 3, 40)
         ev = np.linalg.eigvalsh(np.asarray(_dense(p, data)[0]))
-        assert ev[0] < 0 < ev[-1]                               # indefinite Hessian
+        assert ev[0] < 0 < ev[-1]  # indefinite Hessian
         np.testing.assert_allclose(obs("sharpness", p, data, _ctx()), ev[-1], rtol=1e-9)
         # online: the held-out sample plays the training set's role
         online = tasks.TaskData(x_test=data.x_train, y_test=data.y_train)
@@ -141,9 +140,11 @@ def test_small_network_exact_output_scale_and_dead_network():
         p, data = _problem(4, 2, 7, seed=1)
         H, J = (np.asarray(a) for a in _dense(p, data))
         S, gbar = _covariance(J), J.mean(0)
-        np.testing.assert_allclose(obs(names, p, data, _ctx())[:4],
-                                   [np.linalg.eigvalsh(H)[-1], np.trace(S), np.linalg.eigvalsh(S)[-1],
-                                    np.trace(S) / (gbar @ gbar)], rtol=1e-9)
+        np.testing.assert_allclose(
+            obs(names, p, data, _ctx())[:4],
+            [np.linalg.eigvalsh(H)[-1], np.trace(S), np.linalg.eigvalsh(S)[-1], np.trace(S) / (gbar @ gbar)],
+            rtol=1e-9,
+        )
         c = 1 / math.sqrt(4)
         S = _covariance(np.asarray(_dense(p, data, c)[1]))
         tr, top, _ = obs(NOISE, p, data, _ctx(c=c))
@@ -175,7 +176,7 @@ def test_kink_count_on_hand_made_network():
     7: (0, 1, 3)     w = 0: no kink (a constant feature)
     -> kinks at −.5 and .5: 2."""
     data = _data_1d([-1.0, 0.3, 2.0])
-    p = _net_1d([1, 2, -1, 1, 1, 1, .5, 0], [.5, 1, 1, -1, -5, 0, -.25, 1], [1, .5, 1, -1, 1, 1e-6, 1, 3])
+    p = _net_1d([1, 2, -1, 1, 1, 1, 0.5, 0], [0.5, 1, 1, -1, -5, 0, -0.25, 1], [1, 0.5, 1, -1, 1, 1e-6, 1, 3])
     assert obs("kink_count", p, data, _ctx()) == 2.0
     # two kinks 1e-6 apart (< 1e-3 × range 3) are one; 0.01 apart (> 3e-3) are two
     near = _net_1d([1, 1], [0, 1e-6], [1, 1])
@@ -208,8 +209,9 @@ def test_nuclear_norm_on_hand_made_features():
     # any input dimension: Σ singular values of relu(x Wᵀ + b)
     q, data = _problem(6, 3, 10, dtype=np.float32)
     phi = np.maximum(np.asarray(data.x_train) @ np.asarray(q["W"]).T + np.asarray(q["b"]), 0)
-    np.testing.assert_allclose(obs("nuclear_norm", q, data, _ctx()),
-                               np.linalg.svd(phi, compute_uv=False).sum(), rtol=1e-5)
+    np.testing.assert_allclose(
+        obs("nuclear_norm", q, data, _ctx()), np.linalg.svd(phi, compute_uv=False).sum(), rtol=1e-5
+    )
 
 
 # ------------------------------------------------------------------ through the engine
@@ -220,9 +222,13 @@ LR = 0.2
 def _gd_run():
     """Full-batch GD on the 1-D points, width 10 with bias, 16 seeds, 4000 steps (float64)."""
     names = NAMES + ["grad_norm", "train_loss"]
-    st = study(task=DATA_1D, model={"width": 10, "bias": True}, optimizer={"lr": LR, "batch_size": 5},
-               run={"seeds": 16, "steps": 4000, "record_every": 1000, "dtype": "float64"},
-               record={"observables": names, "keep_per_seed": names})
+    st = study(
+        task=DATA_1D,
+        model={"width": 10, "bias": True},
+        optimizer={"lr": LR, "batch_size": 5},
+        run={"seeds": 16, "steps": 4000, "record_every": 1000, "dtype": "float64"},
+        record={"observables": names, "keep_per_seed": names},
+    )
     return jaxrelu.run(st)
 
 
@@ -242,14 +248,24 @@ def test_all_diagnostics_recorded_through_the_engine():
     # same float64 arithmetic, different program: rtol 1e-9 as in the dense tests
     seeds_key, _ = jax.random.split(jax.random.PRNGKey(0))
     with jax.enable_x64(True):
-        data = tasks.TaskData(x_train=jnp.asarray(DATA_1D["inputs"], jnp.float64),
-                              y_train=jnp.asarray(DATA_1D["targets"], jnp.float64))
+        data = tasks.TaskData(
+            x_train=jnp.asarray(DATA_1D["inputs"], jnp.float64), y_train=jnp.asarray(DATA_1D["targets"], jnp.float64)
+        )
         for s in range(16):
-            p = model.init(jax.random.fold_in(jax.random.fold_in(seeds_key, s), 0), width=10, input_dim=1,
-                           bias=True, first_layer="gaussian", second_layer="gaussian", init_scale=1.0,
-                           second_layer_scale=1.0, dtype=jnp.float64)
-            np.testing.assert_allclose([res[f"{k}.per_seed"][s, 0] for k in NAMES], obs(NAMES, p, data, _ctx()),
-                                       rtol=1e-9)
+            p = model.init(
+                jax.random.fold_in(jax.random.fold_in(seeds_key, s), 0),
+                width=10,
+                input_dim=1,
+                bias=True,
+                first_layer="gaussian",
+                second_layer="gaussian",
+                init_scale=1.0,
+                second_layer_scale=1.0,
+                dtype=jnp.float64,
+            )
+            np.testing.assert_allclose(
+                [res[f"{k}.per_seed"][s, 0] for k in NAMES], obs(NAMES, p, data, _ctx()), rtol=1e-9
+            )
 
 
 def test_converged_full_batch_gd_has_sharpness_below_two_over_lr():

@@ -11,11 +11,11 @@ from jaxrelu import model, tasks
 from jaxrelu.theory import kernels
 
 
-
 def _square_loss(p, x, y, c, activation):
     """½ mean (f(x) − y)², written out as the reference."""
     r = model.apply(p, x, c, activation) - y
     return 0.5 * jnp.mean(r * r)
+
 
 def per_seed(res, name):
     return res[f"{name}.per_seed"]
@@ -26,9 +26,17 @@ def per_seed(res, name):
 def test_gradient_matches_finite_differences(activation):
     with jax.enable_x64(True):
         k = jax.random.PRNGKey(3)
-        params = model.init(k, width=4, input_dim=5, bias=True, first_layer="gaussian",
-                            second_layer="gaussian", init_scale=1.0, second_layer_scale=1.0,
-                            dtype=jnp.float64)
+        params = model.init(
+            k,
+            width=4,
+            input_dim=5,
+            bias=True,
+            first_layer="gaussian",
+            second_layer="gaussian",
+            init_scale=1.0,
+            second_layer_scale=1.0,
+            dtype=jnp.float64,
+        )
         x = jax.random.normal(jax.random.PRNGKey(4), (7, 5), jnp.float64)
         y = jax.random.normal(jax.random.PRNGKey(5), (7,), jnp.float64)
         loss = lambda p: _square_loss(p, x, y, 0.5, activation)  # noqa: E731
@@ -55,9 +63,17 @@ def reference_trajectory(st, k):
     shared = tasks.make_shared(shared_key, st.task, jnp.float64)
     T = {n: np.asarray(v) for n, v in shared.teacher.items()}
     seed_key = jax.random.fold_in(seeds_key, k)
-    p = model.init(jax.random.fold_in(seed_key, 0), width=st.model.width, input_dim=d, bias=False,
-                   first_layer="gaussian", second_layer="gaussian", init_scale=1.0,
-                   second_layer_scale=1.0, dtype=jnp.float64)
+    p = model.init(
+        jax.random.fold_in(seed_key, 0),
+        width=st.model.width,
+        input_dim=d,
+        bias=False,
+        first_layer="gaussian",
+        second_layer="gaussian",
+        init_scale=1.0,
+        second_layer_scale=1.0,
+        dtype=jnp.float64,
+    )
     W, a = np.asarray(p["W"]), np.asarray(p["a"])
     out = [np.sum(W * W) ** 0.5]
     step_key, block_key = jax.random.fold_in(seed_key, 3), jax.random.fold_in(seed_key, 4)
@@ -67,7 +83,9 @@ def reference_trajectory(st, k):
         # online inputs: blocks of 8 steps from fold_in(block_key, t // 8); float32 draws (conventions)
         kx, _ = jax.random.split(jax.random.fold_in(block_key, t // 8))
         x = np.asarray(jax.random.normal(kx, (8, B, d), jnp.float32)[t % 8], np.float64)
-        y = np.maximum(x @ T["W"].T, 0) @ T["a"] + sig * np.asarray(jax.random.normal(kl, (B,), jnp.float32), np.float64)
+        y = np.maximum(x @ T["W"].T, 0) @ T["a"] + sig * np.asarray(
+            jax.random.normal(kl, (B,), jnp.float32), np.float64
+        )
         z = x @ W.T
         h = np.maximum(z, 0)
         r = h @ a - y
@@ -80,9 +98,11 @@ def reference_trajectory(st, k):
 
 
 def test_vmapped_run_equals_per_seed_loop():
-    st = study(run={"seeds": 3, "steps": 30, "record_every": 10, "dtype": "float64"},
-               optimizer={"lr": 0.1, "batch_size": 2, "label_noise": 0.3},
-               record={"observables": ["weight_norm"], "keep_per_seed": ["weight_norm"]})
+    st = study(
+        run={"seeds": 3, "steps": 30, "record_every": 10, "dtype": "float64"},
+        optimizer={"lr": 0.1, "batch_size": 2, "label_noise": 0.3},
+        record={"observables": ["weight_norm"], "keep_per_seed": ["weight_norm"]},
+    )
     res = jaxrelu.run(st)
     with jax.enable_x64(True):
         for k in range(3):
@@ -91,14 +111,19 @@ def test_vmapped_run_equals_per_seed_loop():
 
 # ----------------------------------------------- streaming stats == numpy stats
 def test_streaming_statistics_equal_numpy_on_stored_trajectories():
-    st = study(run={"seeds": 37, "steps": 40, "record_every": 10, "chunk_size": 8},
-               sweep={"optimizer.lr": [0.01, 0.03]},
-               record={"observables": ["population_loss", "weight_norm"], "quantiles": [0.1, 0.5, 0.9],
-                       "keep_per_seed": ["population_loss", "weight_norm"],
-                       "histograms": {"population_loss": {"min": 0.1, "max": 0.6, "bins": 12, "log": True}}})
+    st = study(
+        run={"seeds": 37, "steps": 40, "record_every": 10, "chunk_size": 8},
+        sweep={"optimizer.lr": [0.01, 0.03]},
+        record={
+            "observables": ["population_loss", "weight_norm"],
+            "quantiles": [0.1, 0.5, 0.9],
+            "keep_per_seed": ["population_loss", "weight_norm"],
+            "histograms": {"population_loss": {"min": 0.1, "max": 0.6, "bins": 12, "log": True}},
+        },
+    )
     res = jaxrelu.run(st)
     for name in ("population_loss", "weight_norm"):
-        v = per_seed(res, name).astype(np.float64)                   # (G, S, R), no divergence here
+        v = per_seed(res, name).astype(np.float64)  # (G, S, R), no divergence here
         assert np.isfinite(v).all()
         np.testing.assert_allclose(res[f"{name}.mean"], v.mean(axis=1), rtol=1e-6)
         np.testing.assert_allclose(res[f"{name}.std"], v.std(axis=1, ddof=1), rtol=1e-4, atol=1e-7)
@@ -106,13 +131,14 @@ def test_streaming_statistics_equal_numpy_on_stored_trajectories():
         np.testing.assert_array_equal(res[f"{name}.min"], v.min(axis=1))
         np.testing.assert_array_equal(res[f"{name}.max"], v.max(axis=1))
         np.testing.assert_array_equal(res[f"{name}.count"], np.full(v[:, 0].shape, 37))
-        np.testing.assert_allclose(res[f"{name}.quantiles"],
-                                   np.moveaxis(np.quantile(v, [0.1, 0.5, 0.9], axis=1), 0, -1), rtol=1e-6)
+        np.testing.assert_allclose(
+            res[f"{name}.quantiles"], np.moveaxis(np.quantile(v, [0.1, 0.5, 0.9], axis=1), 0, -1), rtol=1e-6
+        )
     edges = res["population_loss.hist_edges"]
     v = per_seed(res, "population_loss")
     for g in range(2):
         for r in range(len(res.step)):
-            ref, _ = np.histogram(v[g, :, r], edges)                # values outside the range in no bin
+            ref, _ = np.histogram(v[g, :, r], edges)  # values outside the range in no bin
             np.testing.assert_array_equal(res["population_loss.hist"][g, r], ref)
             assert res["population_loss.hist_underflow"][g, r] == (v[g, :, r] < edges[0]).sum()
             assert res["population_loss.hist_overflow"][g, r] == (v[g, :, r] > edges[-1]).sum()
@@ -120,10 +146,15 @@ def test_streaming_statistics_equal_numpy_on_stored_trajectories():
 
 
 def test_chunk_size_invariance():
-    base = dict(run={"seeds": 20, "steps": 30, "record_every": 10},
-                sweep={"optimizer.lr": [0.03, 0.1]},
-                record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"],
-                        "first_passage": {"observable": "population_loss", "below": 0.3}})
+    base = dict(
+        run={"seeds": 20, "steps": 30, "record_every": 10},
+        sweep={"optimizer.lr": [0.03, 0.1]},
+        record={
+            "observables": ["population_loss"],
+            "keep_per_seed": ["population_loss"],
+            "first_passage": {"observable": "population_loss", "below": 0.3},
+        },
+    )
     a = jaxrelu.run(study(**{**base, "run": {**base["run"], "chunk_size": 20}}))
     b = jaxrelu.run(study(**{**base, "run": {**base["run"], "chunk_size": 6}}))
     assert b.meta["chunks"] == 4
@@ -148,8 +179,7 @@ def test_common_random_numbers_across_grid_points():
     for g, lr in enumerate([0.02, 0.07]):
         alone = jaxrelu.run(study(run={"dtype": "float64"}, optimizer={"lr": lr}, record=rec))
         # each grid point is exactly the trajectory that a run at that lr alone gives
-        np.testing.assert_allclose(per_seed(grid, "population_loss")[g], per_seed(alone, "population_loss"),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(per_seed(grid, "population_loss")[g], per_seed(alone, "population_loss"), rtol=1e-12)
     # and init-scale sweeps share the initial directions: norms scale exactly
     sc = jaxrelu.run(study(run={"dtype": "float64"}, sweep={"model.init_scale": [1.0, 2.5]}, record=rec))
     w0 = per_seed(sc, "weight_norm")[..., 0]
@@ -159,8 +189,9 @@ def test_common_random_numbers_across_grid_points():
 def test_common_random_numbers_make_differences_tighter_than_independent_seeds():
     """Paired differences between two lrs have much smaller spread than unpaired ones."""
     rec = {"observables": ["population_loss"], "keep_per_seed": ["population_loss"]}
-    res = jaxrelu.run(study(run={"seeds": 64, "steps": 40, "record_every": 40},
-                            sweep={"optimizer.lr": [0.02, 0.025]}, record=rec))
+    res = jaxrelu.run(
+        study(run={"seeds": 64, "steps": 40, "record_every": 40}, sweep={"optimizer.lr": [0.02, 0.025]}, record=rec)
+    )
     v = per_seed(res, "population_loss")[..., -1]
     paired = np.std(v[1] - v[0])
     unpaired = np.std(v[1] - np.roll(v[0], 1))
@@ -169,13 +200,15 @@ def test_common_random_numbers_make_differences_tighter_than_independent_seeds()
 
 # ----------------------------------------------------------------- divergence
 def test_divergence_is_counted_never_averaged():
-    st = study(run={"seeds": 16, "steps": 60, "record_every": 20, "blowup": 1e3},
-               sweep={"optimizer.lr": [0.05, 3.0]},
-               record={"observables": ["population_loss", "weight_norm"], "keep_per_seed": ["weight_norm"]})
+    st = study(
+        run={"seeds": 16, "steps": 60, "record_every": 20, "blowup": 1e3},
+        sweep={"optimizer.lr": [0.05, 3.0]},
+        record={"observables": ["population_loss", "weight_norm"], "keep_per_seed": ["weight_norm"]},
+    )
     res = jaxrelu.run(st)
     div = res["diverged.count"]
-    assert div[0].max() == 0 and div[1, -1] > 0                     # the large lr blows up some seeds
-    assert np.all(np.diff(div, axis=-1) >= 0)                       # diverged stays diverged
+    assert div[0].max() == 0 and div[1, -1] > 0  # the large lr blows up some seeds
+    assert np.all(np.diff(div, axis=-1) >= 0)  # diverged stays diverged
     np.testing.assert_array_equal(res["weight_norm.count"] + div, 16)
     alive = res["weight_norm.count"] > 0
     for s in ("mean", "std", "min", "max"):
@@ -188,11 +221,13 @@ def test_divergence_is_counted_never_averaged():
 # --------------------------------------------------------- no recompilation
 def test_new_grid_values_do_not_recompile():
     from jax._src import dispatch, monitoring
+
     compiles = []
 
     def listener(event, duration, **kw):
         if event == dispatch.BACKEND_COMPILE_EVENT:
             compiles.append(event)
+
     monitoring.register_event_duration_secs_listener(listener)
     try:
         jaxrelu.run(study(sweep={"optimizer.lr": [0.01, 0.02], "optimizer.label_noise": [0.0, 0.1]}))
@@ -206,8 +241,9 @@ def test_new_grid_values_do_not_recompile():
 
 
 # ------------------------------------------------------ closed-form population loss
-@pytest.mark.parametrize("act,tact", [("relu", "relu"), ("erf", "erf"), ("linear", "linear"),
-                                      ("relu", "linear"), ("erf", "linear")])
+@pytest.mark.parametrize(
+    "act,tact", [("relu", "relu"), ("erf", "erf"), ("linear", "linear"), ("relu", "linear"), ("erf", "linear")]
+)
 def test_closed_form_population_loss_matches_monte_carlo(act, tact):
     rng = np.random.default_rng(0)
     d, m, k, N = 6, 4, 3, 400_000
@@ -220,17 +256,27 @@ def test_closed_form_population_loss_matches_monte_carlo(act, tact):
         fs = np.asarray(model.apply({"W": Ws, "a": As}, x, 1.0, tact))
     e = 0.5 * (f - fs) ** 2
     se = e.std() / np.sqrt(N)
-    assert abs(e.mean() - exact) < 4 * se                            # 4 SE: false alarm ~ 6e-5
+    assert abs(e.mean() - exact) < 4 * se  # 4 SE: false alarm ~ 6e-5
 
 
 def test_held_out_population_loss_agrees_with_closed_form():
     """The held-out estimate (used with biases) agrees with the closed form within its SE."""
     from jaxrelu import observables, tasks
+
     st = study(task={"test_size": 50_000})
     with jax.enable_x64(True):
         shared = tasks.make_shared(jax.random.PRNGKey(1), st.task, jnp.float64)
-        params = model.init(jax.random.PRNGKey(2), width=3, input_dim=12, bias=False, first_layer="gaussian",
-                            second_layer="gaussian", init_scale=1.0, second_layer_scale=1.0, dtype=jnp.float64)
+        params = model.init(
+            jax.random.PRNGKey(2),
+            width=3,
+            input_dim=12,
+            bias=False,
+            first_layer="gaussian",
+            second_layer="gaussian",
+            init_scale=1.0,
+            second_layer_scale=1.0,
+            dtype=jnp.float64,
+        )
         ctx = observables.Context(1.0, "relu", "relu", True, True)
         exact = float(observables.core.population_loss(params, None, shared, ctx))
         held_out = ctx.__class__(**{**ctx.__dict__, "closed_form": False})

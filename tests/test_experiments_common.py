@@ -20,11 +20,19 @@ def test_builtin_studies_live_in_the_package():
     d = cli.experiments_dir()
     assert d == Path(jaxrelu.__file__).resolve().parent / "experiments"
     assert {"quickstart", "sgd_sde_ode", "scale_million"} <= {f.stem for f in d.glob("*.toml")}
-    assert {"plateaus", "phase_diagram", "linear_scaling", "saddle_to_saddle", "early_alignment",
-            "sparse_features", "edge_of_stability", "sgd_vs_sde"} <= set(SCRIPTS)
+    assert {
+        "plateaus",
+        "phase_diagram",
+        "linear_scaling",
+        "saddle_to_saddle",
+        "early_alignment",
+        "sparse_features",
+        "edge_of_stability",
+        "sgd_vs_sde",
+    } <= set(SCRIPTS)
     assert cli.resolve_config("quickstart") == d / "quickstart.toml"
     assert cli.resolve_config("plateaus") == d / "plateaus.py"
-    assert cli.resolve_config("_common") == Path("_common")          # a helper is not a study
+    assert cli.resolve_config("_common") == Path("_common")  # a helper is not a study
 
 
 def test_listing_leaves_out_the_helpers(capsys):
@@ -55,10 +63,34 @@ def test_parser_shared_options():
     assert (a.quick, a.out, a.seeds, a.steps, a.set, a.source) == (False, None, 128, None, [], None)
     assert a.figures == Path("figures") / "demo"
     assert p.description == "Demo study." and p.prog == "jaxrelu run demo"
-    a = p.parse_args(["--quick", "--seeds", "3", "--steps", "7", "--set", "a=1", "--set", "b=2", "--from", "D",
-                      "--figures", "F", "--out", "O"])
-    assert (a.quick, a.seeds, a.steps, a.set, a.source, a.figures, a.out) == \
-        (True, 3, 7, ["a=1", "b=2"], "D", Path("F"), "O")
+    a = p.parse_args(
+        [
+            "--quick",
+            "--seeds",
+            "3",
+            "--steps",
+            "7",
+            "--set",
+            "a=1",
+            "--set",
+            "b=2",
+            "--from",
+            "D",
+            "--figures",
+            "F",
+            "--out",
+            "O",
+        ]
+    )
+    assert (a.quick, a.seeds, a.steps, a.set, a.source, a.figures, a.out) == (
+        True,
+        3,
+        7,
+        ["a=1", "b=2"],
+        "D",
+        Path("F"),
+        "O",
+    )
     bare = common.parser("demo", None, set_example=None).parse_args([])
     assert not hasattr(bare, "steps") and not hasattr(bare, "set") and not hasattr(bare, "source")
 
@@ -69,20 +101,25 @@ def test_results_dir_is_fresh_and_never_reused(tmp_path, monkeypatch):
     assert first.is_dir() and second.is_dir() and first != second and first.parent == Path("runs")
     out = tmp_path / "out"
     assert common.results_dir("demo", out) == out and out.is_dir()
-    assert common.results_dir("demo", out) == out                      # empty: still fine
+    assert common.results_dir("demo", out) == out  # empty: still fine
     (out / "keep.txt").write_text("x")
     with pytest.raises(SystemExit, match="not empty"):
         common.results_dir("demo", out)
-    assert common.results_dir("demo", out, source=out) == out          # --from reads it back
+    assert common.results_dir("demo", out, source=out) == out  # --from reads it back
     assert (out / "keep.txt").read_text() == "x"
 
 
 def test_run_or_load_round_trip(tmp_path):
-    data = {"run": {"seeds": 2, "steps": 10, "record_every": 5}, "task": {"input_dim": 6, "teacher_width": 1},
-            "model": {"width": 2}, "optimizer": {"lr": 0.05}, "record": {"observables": ["population_loss"]}}
+    data = {
+        "run": {"seeds": 2, "steps": 10, "record_every": 5},
+        "task": {"input_dim": 6, "teacher_width": 1},
+        "model": {"width": 2},
+        "optimizer": {"lr": 0.05},
+        "record": {"observables": ["population_loss"]},
+    }
     res = common.run_or_load(data, tmp_path, "a", overrides=["run.seeds=3"])
     assert res.meta["seeds"] == 3 and (tmp_path / "a" / "results.npz").exists()
-    again = common.run_or_load({}, tmp_path, "a", source=tmp_path)      # --from: no simulation
+    again = common.run_or_load({}, tmp_path, "a", source=tmp_path)  # --from: no simulation
     np.testing.assert_array_equal(again["population_loss.mean"], res["population_loss.mean"])
 
 
@@ -94,9 +131,12 @@ def test_script_error_is_one_line_and_status_2(tmp_path, capsys):
 
 
 def test_ode_trajectories_per_seed_average_to_the_ode_prediction():
-    st = study(run={"seeds": 3, "steps": 40, "record_every": 20}, task={"input_dim": 20, "teacher_width": 2,
-               "teacher_activation": "erf"}, model={"width": 2, "activation": "erf"},
-               sweep={"optimizer.lr": [0.02, 0.05]})
+    st = study(
+        run={"seeds": 3, "steps": 40, "record_every": 20},
+        task={"input_dim": 20, "teacher_width": 2, "teacher_activation": "erf"},
+        model={"width": 2, "activation": "erf"},
+        sweep={"optimizer.lr": [0.02, 0.05]},
+    )
     per_seed = predict.ode_trajectories(st, seeds=3, dt=0.05)
     assert per_seed.shape == (2, 3, 3) and np.all(np.isfinite(per_seed))
     np.testing.assert_allclose(per_seed.mean(axis=1), predict.ode_population_loss(st, seeds=3, dt=0.05), rtol=1e-6)

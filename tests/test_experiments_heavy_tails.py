@@ -35,12 +35,13 @@ def test_kesten_tail_index():
     lr, B = 0.4, 1
     a = mod.kesten_alpha(lr, B)
     m = np.abs(1 - lr / B * rng.chisquare(B, 2_000_000))
-    assert np.mean(m ** a) == pytest.approx(1.0, abs=5 * np.std(m ** a) / np.sqrt(m.size))
+    assert np.mean(m**a) == pytest.approx(1.0, abs=5 * np.std(m**a) / np.sqrt(m.size))
     falling = [mod.kesten_alpha(r, 1) for r in (0.2, 0.4, 0.6)]
     assert falling == sorted(falling, reverse=True)
     assert np.isnan(mod.kesten_alpha(4.0, 8))
 
 
+@pytest.mark.slow  # long: the default suite stays under 10 minutes on 2 cores
 def test_heavy_tails_quick(tmp_path):
     mod = load_script("heavy_tails")
     out, figs = tmp_path / "out", tmp_path / "figs"

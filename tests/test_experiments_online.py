@@ -34,7 +34,7 @@ def test_erf_saddle_values():
 def test_plateau_window_finds_the_flat_part():
     mod = load_script("plateaus")
     t = np.concatenate([[0.0], np.geomspace(0.01, 1000, 60)])
-    eps = 0.3 * np.exp(-t / 2) + 0.012 * (t < 300) + 1e-6     # descent, plateau, escape
+    eps = 0.3 * np.exp(-t / 2) + 0.012 * (t < 300) + 1e-6  # descent, plateau, escape
     j, win = mod.plateau_window(t, eps)
     assert 10 < t[j] < 300
     assert np.allclose(eps[win], 0.012, rtol=0.02)
@@ -65,10 +65,10 @@ def test_phase_diagram_quick(tmp_path):
     assert mod.main(["--quick", "--out", str(out), "--figures", str(figs)]) == 0
     summ = json.loads((out / "summary.json").read_text())
     blue, green = summ["regimes"]
-    assert blue["regime"] == "blue" and blue["lr"] == pytest.approx(0.08)      # γ0 / d
-    assert green["lr"] == pytest.approx(8.0 / 100 ** 1.5)                     # γ0 / d^1.5
+    assert blue["regime"] == "blue" and blue["lr"] == pytest.approx(0.08)  # γ0 / d
+    assert green["lr"] == pytest.approx(8.0 / 100**1.5)  # γ0 / d^1.5
     res = jaxrelu.load(out / "blue")
-    assert res.meta["config"]["task"]["label_noise"] == pytest.approx(np.sqrt(1e-3))   # Δ is a variance
+    assert res.meta["config"]["task"]["label_noise"] == pytest.approx(np.sqrt(1e-3))  # Δ is a variance
     assert res.meta["config"]["model"]["second_layer_init"] == pytest.approx(1 / 8)
     row = blue["rows"][0]
     assert row["alpha"] == 1 and row["theirs"] == pytest.approx(0.0470076316)

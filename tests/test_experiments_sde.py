@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from jaxrelu import cli
 
 
+@pytest.mark.slow  # long: the default suite stays under 10 minutes on 2 cores
 def test_sgd_vs_sde_quick(tmp_path):
     out = tmp_path / "out"
     assert cli.main(["run", "sgd_vs_sde", "--quick", "--out", str(out), "--figures", str(tmp_path / "fig")]) == 0

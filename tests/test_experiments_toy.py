@@ -65,11 +65,12 @@ def test_saddle_passages_first_record_below_each_threshold():
 
     class Res(dict):
         step = np.array([0, 10, 20, 30])
+
     loss = np.array([[[0.5, 0.3, 0.1, 0.0], [0.5, 0.5, 0.5, 0.5], [0.5, np.nan, np.nan, np.nan]]])  # (G, S, R)
     T = mod.passages(Res({"train_loss.per_seed": loss}), 0, [0.45, 0.2, 1e-3])
     np.testing.assert_array_equal(T[:, 0], [10, 20, 30])
-    assert np.all(np.isinf(T[:, 1]))          # never crossed: censored
-    assert np.all(np.isnan(T[:, 2]))          # diverged before crossing
+    assert np.all(np.isinf(T[:, 1]))  # never crossed: censored
+    assert np.all(np.isnan(T[:, 2]))  # diverged before crossing
 
 
 def test_early_alignment_escape_times_and_binomial_intervals():
@@ -79,7 +80,7 @@ def test_early_alignment_escape_times_and_binomial_intervals():
     assert t[0] == 200 and np.isinf(t[1]) and np.isnan(t[2])
     b = mod.binomial(0, 32)
     assert b["p"] == 0 and b["wilson95"][0] == 0 and 0.08 < b["wilson95"][1] < 0.12
-    assert b["clopper_pearson95"][1] > b["wilson95"][1]       # exact interval is wider at the boundary
+    assert b["clopper_pearson95"][1] > b["wilson95"][1]  # exact interval is wider at the boundary
 
 
 def test_conventions_stated_in_the_scripts_match_the_papers():
@@ -87,7 +88,7 @@ def test_conventions_stated_in_the_scripts_match_the_papers():
     # their loss mean((f - y)^2) = 2 x ours: their lr 1e-3 is our 2e-3
     assert s2s.LR == pytest.approx(2e-3) and ea.LR == pytest.approx(2e-3)
     st = config.from_dict(s2s.base_config("toy1", 2, [0.0], 4, 10, 2))
-    assert st.model.init_scale == pytest.approx(1e-3 / 60)       # N(0, (lambda/m)^2), d = 1
+    assert st.model.init_scale == pytest.approx(1e-3 / 60)  # N(0, (lambda/m)^2), d = 1
     st = config.from_dict(ea.base_config("unbalanced", 3, [0.0], 4, 10, 2, lam=0.5))
     assert st.model.init_scale == pytest.approx(0.5 / np.sqrt(50))  # N(0, lambda^2/m)
     assert st.model.second_layer_scale == pytest.approx(0.5 / np.sqrt(50))
@@ -102,9 +103,9 @@ def test_margin_dynamics_slopes_and_inverse_log_fit():
     idx = mod.window(step, 100, 10000)
     np.testing.assert_array_equal(idx, [2, 3, 4])
     logt = np.log(np.where(step > 0, step, 1.0))
-    v = np.stack([2.0 + 1.0 * logt, 0.5 - 0.25 * logt])           # slopes 1 and −0.25 in log t
+    v = np.stack([2.0 + 1.0 * logt, 0.5 - 0.25 * logt])  # slopes 1 and −0.25 in log t
     np.testing.assert_allclose(mod.slope_in_log_t(step, v, idx), [1.0, -0.25])
-    g = 1.2 - 3.0 / np.log(np.where(step > 1, step, 2.0))          # exactly γ∞ − c / log t
+    g = 1.2 - 3.0 / np.log(np.where(step > 1, step, 2.0))  # exactly γ∞ − c / log t
     lim, c, r2 = mod.fit_inverse_log(step, g[None], idx)
     np.testing.assert_allclose([lim[0], c[0], r2[0]], [1.2, 3.0, 1.0], rtol=1e-12)
     assert mod.method_name(32, 0.0) == "GD" and mod.method_name(4, 0.1) == "label-flip SGD B=4 p=0.1"

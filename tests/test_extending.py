@@ -45,7 +45,7 @@ keep_per_seed = ["train_loss"]
 
 DATASET = f'kind = "dataset"\ninputs = {X}\ntargets = {Y}'
 CASES = {
-    "activation": (_toml(DATASET, 'activation = "softplus"'), "softplus", "square", "sgd", None),
+    "activation": (_toml(DATASET, 'activation = "swish"'), "swish", "square", "sgd", None),
     "loss": (_toml(DATASET + '\nloss = "huber"'), "relu", "huber", "sgd", None),
     "task": (_toml('kind = "sine_1d"\ninput_dim = 1\ntrain_size = 5'), "relu", "square", "sgd", "sine"),
     "optimizer": (_toml(DATASET, optimizer='lr = 0.05\nname = "adam"'), "relu", "square", "adam", None),
@@ -54,7 +54,7 @@ CASES = {
 
 # ---------------------------------------------------------------- the hand-written reference
 def _sigma(name, z):
-    return jnp.log1p(jnp.exp(z)) if name == "softplus" else jnp.maximum(z, 0.0)
+    return z / (1.0 + jnp.exp(-z)) if name == "swish" else jnp.maximum(z, 0.0)
 
 
 def _loss(name, f, y):
@@ -68,10 +68,18 @@ def _reference(activation, loss, opt, task, lr):
     out = []
     for k in range(SEEDS):
         sk = jax.random.fold_in(seeds_key, k)
-        p = model.init(jax.random.fold_in(sk, engine.INIT), width=WIDTH, input_dim=1, bias=True,
-                       first_layer="gaussian", second_layer="gaussian", init_scale=1.0, second_layer_scale=1.0,
-                       dtype=jnp.float64)
-        if task == "sine":                # the seed's training set: split(fold_in(seed, DATA)) = (kx, kn)
+        p = model.init(
+            jax.random.fold_in(sk, engine.INIT),
+            width=WIDTH,
+            input_dim=1,
+            bias=True,
+            first_layer="gaussian",
+            second_layer="gaussian",
+            init_scale=1.0,
+            second_layer_scale=1.0,
+            dtype=jnp.float64,
+        )
+        if task == "sine":  # the seed's training set: split(fold_in(seed, DATA)) = (kx, kn)
             kx, _ = jax.random.split(jax.random.fold_in(sk, engine.DATA))
             x = jax.random.uniform(kx, (5, 1), jnp.float64, -1.0, 1.0)
             y = jnp.sin(3 * x[:, 0])
@@ -81,15 +89,17 @@ def _reference(activation, loss, opt, task, lr):
         def L(q):
             f = _sigma(activation, x @ q["W"].T + q["b"]) @ q["a"]
             return jnp.mean(_loss(loss, f, y))
+
         m = jax.tree.map(jnp.zeros_like, p)
         v = jax.tree.map(jnp.zeros_like, p)
         for t in range(1, STEPS + 1):
             g = jax.grad(L)(p)
-            if opt == "adam":             # Kingma & Ba, b1 = 0.9, b2 = 0.999, eps = 1e-8 (optax's defaults)
+            if opt == "adam":  # Kingma & Ba, b1 = 0.9, b2 = 0.999, eps = 1e-8 (optax's defaults)
                 m = jax.tree.map(lambda a, b: 0.9 * a + 0.1 * b, m, g)
                 v = jax.tree.map(lambda a, b: 0.999 * a + 0.001 * b * b, v, g)
-                p = jax.tree.map(lambda q, a, b: q - lr * (a / (1 - 0.9**t)) / (jnp.sqrt(b / (1 - 0.999**t)) + 1e-8),
-                                 p, m, v)
+                p = jax.tree.map(
+                    lambda q, a, b: q - lr * (a / (1 - 0.9**t)) / (jnp.sqrt(b / (1 - 0.999**t)) + 1e-8), p, m, v
+                )
             else:
                 p = jax.tree.map(lambda q, gg: q - lr * gg, p, g)
         out.append(float(L(p)))
@@ -106,9 +116,9 @@ def test_extension_runs_from_toml_with_plugin_and_matches_reference(case, tmp_pa
     with jax.enable_x64(True):
         ref = _reference(activation, loss, opt, task, 0.05 if opt == "adam" else 0.1)
     np.testing.assert_allclose(res["train_loss.per_seed"][:, -1], ref, rtol=1e-9)
-    assert res["train_loss.per_seed"][:, -1].std() > 0                       # the seeds differ
+    assert res["train_loss.per_seed"][:, -1].std() > 0  # the seeds differ
     saved = json.loads((out / "study.json").read_text())
-    assert saved["run"]["plugins"] == [PLUGIN]                                # a resume imports it again
+    assert saved["run"]["plugins"] == [PLUGIN]  # a resume imports it again
 
 
 def test_unknown_name_without_the_plugin_is_one_line_with_a_suggestion(tmp_path, capsys):
@@ -123,10 +133,16 @@ def test_a_changed_registration_recompiles(tmp_path):
     """Re-registering a name with another function gives another program (the compile cache keys on
     the entries), so the second run is not the first one's compiled code."""
     from jaxrelu import activations, config
-    st = config.from_dict({"run": {"seeds": 2, "steps": 5, "record_every": 5},
-                           "task": {"kind": "dataset", "inputs": X, "targets": Y},
-                           "model": {"width": 3, "activation": "mine"}, "optimizer": {"batch_size": 5},
-                           "record": {"observables": ["train_loss"], "quantiles": []}})
+
+    st = config.from_dict(
+        {
+            "run": {"seeds": 2, "steps": 5, "record_every": 5},
+            "task": {"kind": "dataset", "inputs": X, "targets": Y},
+            "model": {"width": 3, "activation": "mine"},
+            "optimizer": {"batch_size": 5},
+            "record": {"observables": ["train_loss"], "quantiles": []},
+        }
+    )
     try:
         activations.register("mine", jax.nn.relu)
         first = jaxrelu.run(st)["train_loss.mean"]

@@ -14,7 +14,7 @@ def _graph() -> dict[str, set[str]]:
     for p in ROOT.rglob("*.py"):
         name = ".".join(p.relative_to(ROOT.parent).with_suffix("").parts).removesuffix(".__init__")
         deps = set()
-        for node in ast.walk(ast.parse(p.read_text())):           # lazy imports inside functions count too
+        for node in ast.walk(ast.parse(p.read_text())):  # lazy imports inside functions count too
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jaxrelu"):
                 for a in node.names:
                     full = f"{node.module}.{a.name}"
@@ -49,6 +49,7 @@ def _cycles(graph):
                     break
             if len(comp) > 1:
                 found.append(sorted(comp))
+
     for v in graph:
         if v not in index:
             visit(v)
@@ -57,7 +58,7 @@ def _cycles(graph):
 
 def test_no_import_circles():
     graph = _graph()
-    assert "jaxrelu.engine.loop" in graph and "jaxrelu.theory.predict" in graph       # the walk found the package
+    assert "jaxrelu.engine.loop" in graph and "jaxrelu.theory.predict" in graph  # the walk found the package
     assert _cycles(graph) == []
 
 
@@ -66,8 +67,10 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_loading_a_config_imports_no_jax():
-    code = ("import sys; from jaxrelu import config, registry; "
-            "config.from_dict({'model': {'activation': 'anything'}}); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'numpy')))")
+    code = (
+        "import sys; from jaxrelu import config, registry; "
+        "config.from_dict({'model': {'activation': 'anything'}}); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'numpy')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -15,10 +15,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 from scipy.special import erf as sp_erf
 from scipy.stats import multivariate_normal
 
@@ -32,6 +32,7 @@ N_MC = 500_000
 # --------------------------------------------------------------------------
 # numpy helpers
 # --------------------------------------------------------------------------
+
 
 def np_sigma(x, act):
     if act == "relu":
@@ -70,14 +71,17 @@ def mc(values):
 # Gaussian integrals vs Monte Carlo
 # --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("act", ACTS)
 def test_I2_I3_J2_vs_monte_carlo(act):
     rng = np.random.default_rng(1)
     for _ in range(2):
         C2, C3 = random_cov(rng, 2), random_cov(rng, 3)
         h = gaussian_samples(rng, C2)
-        for val, fn in [(np_sigma(h[:, 0], act) * np_sigma(h[:, 1], act), ode.I2),
-                        (np_dsigma(h[:, 0], act) * np_dsigma(h[:, 1], act), ode.J2)]:
+        for val, fn in [
+            (np_sigma(h[:, 0], act) * np_sigma(h[:, 1], act), ode.I2),
+            (np_dsigma(h[:, 0], act) * np_dsigma(h[:, 1], act), ode.J2),
+        ]:
             m, se = mc(val)
             assert abs(float(fn(C2, act)) - m) < 4 * se + 1e-6, (fn.__name__, m, se)
         h = gaussian_samples(rng, C3)
@@ -92,10 +96,8 @@ def test_I4_vs_monte_carlo(act):
     got = np.asarray(ode.I4(Cs, act))
     for C, g in zip(Cs, got):
         h = gaussian_samples(rng, C)
-        m, se = mc(np_dsigma(h[:, 0], act) * np_dsigma(h[:, 1], act)
-                   * np_sigma(h[:, 2], act) * np_sigma(h[:, 3], act))
-        tol = 4 * se + (ode.RELU_I4_ACCURACY * np.sqrt(C[2, 2] * C[3, 3])
-                        if act == "relu" else 1e-6)
+        m, se = mc(np_dsigma(h[:, 0], act) * np_dsigma(h[:, 1], act) * np_sigma(h[:, 2], act) * np_sigma(h[:, 3], act))
+        tol = 4 * se + (ode.RELU_I4_ACCURACY * np.sqrt(C[2, 2] * C[3, 3]) if act == "relu" else 1e-6)
         assert abs(g - m) < tol, (g, m, se)
 
 
@@ -119,8 +121,16 @@ def test_relu_I4_tensor_vs_monte_carlo_including_degenerate_entries():
     assert n_bad == 0
     # the ODE's contraction is the same estimator, contracted
     u = rng.normal(size=P)
-    S = np.asarray(ode._i4_contracted(jnp.asarray(C, jnp.float32), jnp.asarray(u, jnp.float32),
-                                      K, "relu", ode.RELU_I4_LOG2_SAMPLES, ode.RELU_I4_SEED))
+    S = np.asarray(
+        ode._i4_contracted(
+            jnp.asarray(C, jnp.float32),
+            jnp.asarray(u, jnp.float32),
+            K,
+            "relu",
+            ode.RELU_I4_LOG2_SAMPLES,
+            ode.RELU_I4_SEED,
+        )
+    )
     np.testing.assert_allclose(S, np.einsum("ikpq,p,q->ik", got, u, u), rtol=1e-4, atol=1e-5)
 
 
@@ -128,6 +138,7 @@ def test_relu_I4_tensor_vs_monte_carlo_including_degenerate_entries():
 #   I4 = Σ_{r=0,1,2} C_2r φ_r(0) E[... | h_r = 0] + C_23 P(h > 0),
 # each conditional term E[1{x>0} 1{y>0} z⁺] is again reduced by Stein's lemma
 # to bivariate orthant probabilities 1/4 + asin(ρ)/(2π).
+
 
 def _phi0(s):
     return 1.0 / np.sqrt(2 * np.pi * s)
@@ -148,8 +159,7 @@ def _j3(S):
 
 
 def relu_I4_reference(C):
-    p4 = multivariate_normal(mean=np.zeros(4), cov=C, maxpts=10**6, abseps=1e-6,
-                             releps=1e-6).cdf(np.zeros(4))
+    p4 = multivariate_normal(mean=np.zeros(4), cov=C, maxpts=10**6, abseps=1e-6, releps=1e-6).cdf(np.zeros(4))
     return sum(C[2, r] * _phi0(C[r, r]) * _j3(_cond(C, r)) for r in range(3)) + C[2, 3] * p4
 
 
@@ -179,6 +189,7 @@ def test_relu_closed_forms_degenerate_limits():
 # state, population error, right-hand side
 # --------------------------------------------------------------------------
 
+
 def _random_problem(rng, K=3, M=2, d=40):
     W = rng.normal(size=(K, d)) / np.sqrt(d)
     a = rng.normal(size=K)
@@ -193,8 +204,9 @@ def test_population_error_matches_kernels(act):
     for c in (1.0, 0.3):
         s = ode.state_from_weights(W, a, Ws, c=c)
         t = ode.teacher_from_weights(Ws, As)
-        np.testing.assert_allclose(ode.population_error(s, t, act),
-                                   population_loss(W, a, c, act, Ws, As, act), rtol=1e-5)
+        np.testing.assert_allclose(
+            ode.population_error(s, t, act), population_loss(W, a, c, act, Ws, As, act), rtol=1e-5
+        )
 
 
 def test_state_from_weights_vmaps_over_seeds():
@@ -217,19 +229,18 @@ def test_rhs_vs_monte_carlo_drift(act):
     eta, B, noise, c = 1.7, 3, 0.6, 0.8
     s = ode.state_from_weights(W, a, Ws, c=c)
     t = ode.teacher_from_weights(Ws, As)
-    got = ode.rhs(s, t, activation=act, eta=eta, batch_size=B, label_noise=noise, c=c,
-                  log2_samples=16)
+    got = ode.rhs(s, t, activation=act, eta=eta, batch_size=B, label_noise=noise, c=c, log2_samples=16)
     K = W.shape[0]
     C = np.asarray(ode.covariance(s, t), float)
     v = np.asarray(s.v, float)
     u = np.concatenate([v, -As])
     h = gaussian_samples(rng, C, 200_000)
     lam = h[:, :K]
-    e = np_sigma(h, act) @ u - noise * rng.normal(size=h.shape[0])   # f − y
+    e = np_sigma(h, act) @ u - noise * rng.normal(size=h.shape[0])  # f − y
     gp = np_dsigma(lam, act)
     samples = {
         "R": -eta * (v * gp * e[:, None])[:, :, None] * h[:, None, K:],
-        "v": -c**2 * eta * np_sigma(lam, act) * e[:, None],
+        "v": -(c**2) * eta * np_sigma(lam, act) * e[:, None],
     }
     first = (v * gp * e[:, None])[:, :, None] * lam[:, None, :]
     second = v[:, None] * v[None, :] * (gp[:, :, None] * gp[:, None, :]) * (e**2)[:, None, None]
@@ -245,14 +256,12 @@ def test_frozen_second_layer_and_time_grid():
     W, a, Ws, As = _random_problem(np.random.default_rng(8))
     s = ode.state_from_weights(W, a, Ws)
     t = ode.teacher_from_weights(Ws, As)
-    tr = ode.integrate(s, t, [0.0, 0.5, 1.0, 2.0], activation="erf", eta=1.0,
-                       train_second_layer=False, dt=0.01)
+    tr = ode.integrate(s, t, [0.0, 0.5, 1.0, 2.0], activation="erf", eta=1.0, train_second_layer=False, dt=0.01)
     np.testing.assert_allclose(tr.v, np.broadcast_to(a, (4, 3)), rtol=1e-6)
     assert tr.Q.shape == (4, 3, 3) and tr.R.shape == (4, 3, 2) and tr.eps.shape == (4,)
     np.testing.assert_allclose(tr.eps[0], ode.population_error(s, t, "erf"), rtol=1e-6)
     # reporting times don't change the solution; dt converged
-    tr2 = ode.integrate(s, t, [2.0], activation="erf", eta=1.0, train_second_layer=False,
-                        dt=0.05)
+    tr2 = ode.integrate(s, t, [2.0], activation="erf", eta=1.0, train_second_layer=False, dt=0.05)
     np.testing.assert_allclose(tr2.eps[-1], tr.eps[-1], rtol=1e-4)
 
 
@@ -262,47 +271,119 @@ def test_linear_ode_exact_solution():
     eta = 0.7
     T = jnp.eye(1)
     s0 = ode.State(Q=jnp.array([[0.5]]), R=jnp.array([[0.1]]), v=jnp.array([1.0]))
-    tr = ode.integrate(s0, ode.Teacher(T, jnp.array([1.0])), [1.0, 3.0], activation="linear",
-                       eta=eta, second_order=False, train_second_layer=False, dt=0.01)
+    tr = ode.integrate(
+        s0,
+        ode.Teacher(T, jnp.array([1.0])),
+        [1.0, 3.0],
+        activation="linear",
+        eta=eta,
+        second_order=False,
+        train_second_layer=False,
+        dt=0.01,
+    )
     # dR/dt = −η(R − 1) ;  dQ/dt = −2η(Q − R)
     t = np.array([1.0, 3.0])
     R = 1 + (0.1 - 1) * np.exp(-eta * t)
     np.testing.assert_allclose(tr.R[:, 0, 0], R, rtol=1e-5)
     # Q − 2R + 1 = ‖w − w*‖² decays like e^{−2ηt}
-    np.testing.assert_allclose(tr.Q[:, 0, 0] - 2 * tr.R[:, 0, 0] + 1,
-                               (0.5 - 0.2 + 1) * np.exp(-2 * eta * t), rtol=1e-4)
+    np.testing.assert_allclose(tr.Q[:, 0, 0] - 2 * tr.R[:, 0, 0] + 1, (0.5 - 0.2 + 1) * np.exp(-2 * eta * t), rtol=1e-4)
 
 
 # --------------------------------------------------------------------------
 # sgoldt/nn2pp unit-test values (test_nn2pp.cpp; weights there have norm √N)
 # --------------------------------------------------------------------------
 
-NN2PP_SCM_W = np.array([
-    [0.34998185, -0.51730095, -1.27672365, 0.15857457, 0.80636752,
-     -1.30266436, 1.04553608, -1.40581276, -0.40119664, 0.31838932],
-    [0.25096269, -0.70390653, -1.60709434, -1.4129378, 0.29695629,
-     -0.22066656, -0.06572677, -0.59777609, -0.83076419, -0.17760066],
-    [1.35757829, -0.90800698, -1.06598149, 0.93462077, 0.38120508,
-     -0.11103256, 0.20648807, -0.14869054, 1.72580801, 0.59446499]])
-NN2PP_SCM_B = np.array([
-    [-0.82269399, -0.36359333, -0.24440212, 0.49828238, 0.61007546,
-     0.82557495, -0.28769147, 0.24358059, -1.31009873, -1.15591452],
-    [-0.28590803, -0.79115683, 0.40729374, 0.4940799, -1.17793196,
-     0.56464427, 1.99950537, 0.64308283, 0.31500115, 0.18630809]])
-NN2PP_B = np.array([[-0.878181, -0.675171, 0.200794, -0.385201, -1.47387],
-                    [-0.0760653, -0.450636, 0.887182, 0.376101, -0.0873384]])
+NN2PP_SCM_W = np.array(
+    [
+        [
+            0.34998185,
+            -0.51730095,
+            -1.27672365,
+            0.15857457,
+            0.80636752,
+            -1.30266436,
+            1.04553608,
+            -1.40581276,
+            -0.40119664,
+            0.31838932,
+        ],
+        [
+            0.25096269,
+            -0.70390653,
+            -1.60709434,
+            -1.4129378,
+            0.29695629,
+            -0.22066656,
+            -0.06572677,
+            -0.59777609,
+            -0.83076419,
+            -0.17760066,
+        ],
+        [
+            1.35757829,
+            -0.90800698,
+            -1.06598149,
+            0.93462077,
+            0.38120508,
+            -0.11103256,
+            0.20648807,
+            -0.14869054,
+            1.72580801,
+            0.59446499,
+        ],
+    ]
+)
+NN2PP_SCM_B = np.array(
+    [
+        [
+            -0.82269399,
+            -0.36359333,
+            -0.24440212,
+            0.49828238,
+            0.61007546,
+            0.82557495,
+            -0.28769147,
+            0.24358059,
+            -1.31009873,
+            -1.15591452,
+        ],
+        [
+            -0.28590803,
+            -0.79115683,
+            0.40729374,
+            0.4940799,
+            -1.17793196,
+            0.56464427,
+            1.99950537,
+            0.64308283,
+            0.31500115,
+            0.18630809,
+        ],
+    ]
+)
+NN2PP_B = np.array(
+    [[-0.878181, -0.675171, 0.200794, -0.385201, -1.47387], [-0.0760653, -0.450636, 0.887182, 0.376101, -0.0873384]]
+)
 NN2PP_A = np.array([0.965846, -1.40304])
-NN2PP_W = np.array([[1.04404, 0.583583, 1.43897, 0.963895, 0.795075],
-                    [-0.864295, -0.911849, 2.02883, 0.783554, -1.01488],
-                    [-0.451547, -0.772216, 0.780296, 0.799456, -0.0126815]])
+NN2PP_W = np.array(
+    [
+        [1.04404, 0.583583, 1.43897, 0.963895, 0.795075],
+        [-0.864295, -0.911849, 2.02883, 0.783554, -1.01488],
+        [-0.451547, -0.772216, 0.780296, 0.799456, -0.0126815],
+    ]
+)
 NN2PP_V = np.array([-1.3598, -0.0671005, -0.395626])
 
 
-@pytest.mark.parametrize("w, v, B, A, act, expected", [
-    (NN2PP_SCM_W, np.ones(3), NN2PP_SCM_B, np.ones(2), "erf", 1.08045),
-    (NN2PP_W, NN2PP_V, NN2PP_B, NN2PP_A, "erf", 0.0803271),
-    (NN2PP_W, NN2PP_V, NN2PP_B, NN2PP_A, "linear", 0.287911),
-], ids=["erf_committee", "erf_both", "linear_both"])
+@pytest.mark.parametrize(
+    "w, v, B, A, act, expected",
+    [
+        (NN2PP_SCM_W, np.ones(3), NN2PP_SCM_B, np.ones(2), "erf", 1.08045),
+        (NN2PP_W, NN2PP_V, NN2PP_B, NN2PP_A, "erf", 0.0803271),
+        (NN2PP_W, NN2PP_V, NN2PP_B, NN2PP_A, "linear", 0.287911),
+    ],
+    ids=["erf_committee", "erf_both", "linear_both"],
+)
 def test_nn2pp_generalisation_error(w, v, B, A, act, expected):
     N = B.shape[1]
     # their w = √N · ours; their T = B Bᵀ/N is not the identity here
@@ -315,12 +396,20 @@ def test_nn2pp_generalisation_error(w, v, B, A, act, expected):
 # erf: the symmetric plateau (Saad & Solla 1995)
 # --------------------------------------------------------------------------
 
+
 def _plateau_eps(K, eta, eta_t, second_order):
     teacher = ode.Teacher(T=jnp.eye(K), v_star=jnp.ones(K))
     s0 = ode.State(Q=0.2 * jnp.eye(K), R=1e-3 * jnp.ones((K, K)), v=jnp.ones(K))
-    tr = ode.integrate(s0, teacher, [eta_t / eta], activation="erf", eta=eta,
-                       second_order=second_order, train_second_layer=False,
-                       dt=0.05 / eta)
+    tr = ode.integrate(
+        s0,
+        teacher,
+        [eta_t / eta],
+        activation="erf",
+        eta=eta,
+        second_order=second_order,
+        train_second_layer=False,
+        dt=0.05 / eta,
+    )
     return float(tr.eps[-1])
 
 
@@ -346,8 +435,22 @@ def test_erf_symmetric_plateau(K, expected):
 # relu: ODE vs online SGD (minimal vmapped simulator)
 # --------------------------------------------------------------------------
 
-def sgd_vs_ode(*, eta, d=1000, K=2, M=2, a_star=(1.0, 1.0), seeds=64, batch_size=1,
-               label_noise=0.0, n_records=5, record_every=500, seed=0, log2_samples=12):
+
+def sgd_vs_ode(
+    *,
+    eta,
+    d=1000,
+    K=2,
+    M=2,
+    a_star=(1.0, 1.0),
+    seeds=64,
+    batch_size=1,
+    label_noise=0.0,
+    n_records=5,
+    record_every=500,
+    seed=0,
+    log2_samples=12,
+):
     """Simulated ε (seeds, n) and the ODE from each seed's initial conditions,
     with and without the η² terms; times t = steps/d.
 
@@ -358,15 +461,18 @@ def sgd_vs_ode(*, eta, d=1000, K=2, M=2, a_star=(1.0, 1.0), seeds=64, batch_size
     """
     import jaxrelu
     from jaxrelu import config, engine
-    st = config.from_dict({
-        "run": {"seeds": seeds, "steps": n_records * record_every, "record_every": record_every,
-                "seed": seed},
-        "task": {"input_dim": d, "teacher_width": M, "teacher_second_layer": list(a_star)},
-        "model": {"width": K},
-        "optimizer": {"lr": eta / d, "batch_size": batch_size, "label_noise": label_noise},
-        "record": {"observables": ["population_loss"], "keep_per_seed": ["population_loss"]}})
-    sim = jaxrelu.run(st)["population_loss.per_seed"].astype(np.float64)      # the engine itself
-    params, shared, _ = engine.initial_params(st, seeds)                       # its initial weights
+
+    st = config.from_dict(
+        {
+            "run": {"seeds": seeds, "steps": n_records * record_every, "record_every": record_every, "seed": seed},
+            "task": {"input_dim": d, "teacher_width": M, "teacher_second_layer": list(a_star)},
+            "model": {"width": K},
+            "optimizer": {"lr": eta / d, "batch_size": batch_size, "label_noise": label_noise},
+            "record": {"observables": ["population_loss"], "keep_per_seed": ["population_loss"]},
+        }
+    )
+    sim = jaxrelu.run(st)["population_loss.per_seed"].astype(np.float64)  # the engine itself
+    params, shared, _ = engine.initial_params(st, seeds)  # its initial weights
     W0, a0 = params["W"][:, 0], params["a"][:, 0]
     Wt, at = shared.teacher["W"], shared.teacher["a"]
     times = np.arange(n_records + 1) * record_every / d
@@ -374,10 +480,20 @@ def sgd_vs_ode(*, eta, d=1000, K=2, M=2, a_star=(1.0, 1.0), seeds=64, batch_size
     states = jax.vmap(lambda W, a: ode.state_from_weights(W, a, Wt))(W0, a0)
     out = {}
     for so in (True, False):
-        tr = jax.vmap(lambda s: ode.integrate(
-            s, teacher, times, activation="relu", eta=eta, batch_size=batch_size,
-            label_noise=label_noise, second_order=so, dt=0.05,
-            log2_samples=log2_samples))(states)
+        tr = jax.vmap(
+            lambda s: ode.integrate(
+                s,
+                teacher,
+                times,
+                activation="relu",
+                eta=eta,
+                batch_size=batch_size,
+                label_noise=label_noise,
+                second_order=so,
+                dt=0.05,
+                log2_samples=log2_samples,
+            )
+        )(states)
         out[so] = np.asarray(tr.eps)
     return times, sim, out[True], out[False]
 
@@ -411,7 +527,7 @@ def test_relu_ode_matches_sgd_paired_small_lr(relu_runs):
 def test_relu_dropping_second_order_terms_breaks_agreement(relu_runs):
     times, sim, with_eta2, without = relu_runs[2.0]
     se = sim.std(0, ddof=1) / np.sqrt(sim.shape[0])
-    z_without = (sim.mean(0) - without.mean(0))[2:] / se[2:]      # t ≥ 1
+    z_without = (sim.mean(0) - without.mean(0))[2:] / se[2:]  # t ≥ 1
     assert np.all(z_without > 5), z_without
     # and the η² terms are what makes the difference: they slow learning by many SE
     assert np.all(without.mean(0)[2:] < with_eta2.mean(0)[2:] - 5 * se[2:])
@@ -422,8 +538,8 @@ def test_relu_ode_matches_sgd_minibatch_label_noise():
     """K = 3 student, M = 2 teacher with mixed-sign second layer, B = 4, label
     noise σ = 0.5, η = 3: checks the 1/B and σ² J2 terms."""
     times, sim, with_eta2, without = sgd_vs_ode(
-        eta=3.0, K=3, M=2, a_star=(1.0, -0.5), batch_size=4, label_noise=0.5,
-        n_records=8, record_every=500, seed=1)
+        eta=3.0, K=3, M=2, a_star=(1.0, -0.5), batch_size=4, label_noise=0.5, n_records=8, record_every=500, seed=1
+    )
     se = sim.std(0, ddof=1) / np.sqrt(sim.shape[0])
     z = (sim.mean(0) - with_eta2.mean(0))[1:] / se[1:]
     assert np.all(np.abs(z) < 3), z

@@ -32,12 +32,27 @@ PARAMS = [("W", (j, i)) for j in range(M) for i in range(D)] + [("a", (j,)) for 
 NAMES = [f"issue18_p{i}" for i in range(len(PARAMS))]
 
 # non-default hyperparameters, fed through their config keys
-HYPER = {"momentum": 0.3, "momentum_beta": 0.7, "adam_b1": 0.8, "adam_b2": 0.99, "adam_eps": 1e-6,
-         "adamw_weight_decay": 0.05, "rmsprop_decay": 0.8, "rmsprop_eps": 1e-6, "rmsprop_initial_scale": 0.1,
-         "rmsprop_momentum": 0.4, "adagrad_initial": 0.2, "adagrad_eps": 1e-6, "lion_b1": 0.8, "lion_b2": 0.95,
-         "lion_weight_decay": 0.01, "sam_rho": 0.1, "weight_decay": 0.01}
+HYPER = {
+    "momentum": 0.3,
+    "momentum_beta": 0.7,
+    "adam_b1": 0.8,
+    "adam_b2": 0.99,
+    "adam_eps": 1e-6,
+    "adamw_weight_decay": 0.05,
+    "rmsprop_decay": 0.8,
+    "rmsprop_eps": 1e-6,
+    "rmsprop_initial_scale": 0.1,
+    "rmsprop_momentum": 0.4,
+    "adagrad_initial": 0.2,
+    "adagrad_eps": 1e-6,
+    "lion_b1": 0.8,
+    "lion_b2": 0.95,
+    "lion_weight_decay": 0.01,
+    "sam_rho": 0.1,
+    "weight_decay": 0.01,
+}
 LR = 0.05
-REFERENCE = {          # optax's own transformations (SAM's ascent is written out in _hand_loop)
+REFERENCE = {  # optax's own transformations (SAM's ascent is written out in _hand_loop)
     "sgd": optax.sgd(LR, momentum=0.3),
     "momentum": optax.sgd(LR, momentum=0.7),
     "nesterov": optax.sgd(LR, momentum=0.7, nesterov=True),
@@ -61,11 +76,13 @@ def param_observables():
 
 
 def _toy(**sections):
-    base = dict(task={"kind": "dataset", "inputs": X, "targets": Y},
-                model={"width": M, "activation": "relu", "init_scale": 1.0},
-                optimizer={"lr": LR, "batch_size": len(X), **HYPER},
-                run={"seeds": SEEDS, "steps": STEPS, "record_every": 1, "dtype": "float64"},
-                record={"observables": NAMES, "keep_per_seed": NAMES, "quantiles": []})
+    base = dict(
+        task={"kind": "dataset", "inputs": X, "targets": Y},
+        model={"width": M, "activation": "relu", "init_scale": 1.0},
+        optimizer={"lr": LR, "batch_size": len(X), **HYPER},
+        run={"seeds": SEEDS, "steps": STEPS, "record_every": 1, "dtype": "float64"},
+        record={"observables": NAMES, "keep_per_seed": NAMES, "quantiles": []},
+    )
     for k, v in sections.items():
         base[k] = {**base.get(k, {}), **v} if k != "sweep" else v
     return jaxrelu.run(study(**base))
@@ -73,8 +90,8 @@ def _toy(**sections):
 
 def _trajectory(res, index=()):
     """Per-seed parameters at every record: {leaf: (seeds, records, *shape)}."""
-    vals = np.stack([res[f"{n}.per_seed"][index] for n in NAMES], axis=-1)        # (S, R, 6)
-    return {"W": vals[..., :M * D].reshape(vals.shape[:2] + (M, D)), "a": vals[..., M * D:]}
+    vals = np.stack([res[f"{n}.per_seed"][index] for n in NAMES], axis=-1)  # (S, R, 6)
+    return {"W": vals[..., : M * D].reshape(vals.shape[:2] + (M, D)), "a": vals[..., M * D :]}
 
 
 def _loss(p):
@@ -119,7 +136,7 @@ def test_every_optimiser_equals_optax_on_the_same_gradient_sequence(param_observ
             ref = _hand_loop(name, {leaf: traj[leaf][k, 0] for leaf in traj})
             for leaf in ("W", "a"):
                 np.testing.assert_allclose(traj[leaf][k], ref[leaf], rtol=1e-9, atol=1e-12, err_msg=name)
-        assert np.ptp(traj["W"][:, -1] - traj["W"][:, 0]) > 0             # it moved, differently per seed
+        assert np.ptp(traj["W"][:, -1] - traj["W"][:, 0]) > 0  # it moved, differently per seed
 
 
 def test_one_optimiser_alone_equals_optax(param_observables):
@@ -165,24 +182,28 @@ def test_optimizer_axis_equals_separate_runs_bitwise():
 def test_optimizer_axis_with_four_optimisers_equals_separate_runs():
     """With more optimisers XLA fuses each one's update differently and contracts a·b + c into FMAs
     where its fusions allow, so equality holds to rounding: float64, a few ulps."""
-    _axis_against_separate_runs(["sgd", "adam", "sam", "momentum"],
-                                lambda a, b, err_msg: np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=err_msg),
-                                dtype="float64")
+    _axis_against_separate_runs(
+        ["sgd", "adam", "sam", "momentum"],
+        lambda a, b, err_msg: np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=err_msg),
+        dtype="float64",
+    )
 
 
 def test_sgd_alone_carries_no_optimiser_state():
     from jaxrelu import engine
     from jaxrelu.engine import chunking
+
     prog, _ = engine.build(study())
-    assert chunking.opt_state_copies(prog) == 0                          # plain SGD: no state at all
+    assert chunking.opt_state_copies(prog) == 0  # plain SGD: no state at all
     prog, _ = engine.build(study(sweep={"optimizer.name": ["sgd", "adam"]}))
-    assert chunking.opt_state_copies(prog) > 2                            # Adam's two moments and a count
+    assert chunking.opt_state_copies(prog) > 2  # Adam's two moments and a count
     prog, _ = engine.build(study(optimizer={"anti_pgd_scale": 0.1}))
-    assert chunking.opt_state_copies(prog) == 1                           # ξ_t, one copy of the parameters
+    assert chunking.opt_state_copies(prog) == 1  # ξ_t, one copy of the parameters
 
 
 def test_sam_with_another_dynamics_is_refused():
     from jaxrelu import config, engine
+
     with pytest.raises(config.ConfigError, match="optimizer.name: sam takes a second gradient"):
         engine.build(study(optimizer={"name": "sam"}, sweep={"optimizer.method": ["sgd", "sde"]}))
 
@@ -198,34 +219,43 @@ def w00():
 def _drift_free(opt, seeds, steps, record_every=1, sweep=None):
     """A student whose loss has zero gradient in W (second layer frozen at 0, so f ≡ 0): W moves by
     the noise alone.  Returns W[0, 0] per seed and record."""
-    st = study(task={"kind": "dataset", "inputs": X, "targets": Y},
-               model={"width": 2, "train_second_layer": False, "second_layer_init": 0.0},
-               optimizer={"lr": 0.1, "batch_size": 2, **opt}, sweep=sweep or {},
-               run={"seeds": seeds, "steps": steps, "record_every": record_every, "dtype": "float64",
-                    "blowup": 1e300},
-               record={"observables": ["issue18_w00"], "keep_per_seed": ["issue18_w00"], "quantiles": []})
+    st = study(
+        task={"kind": "dataset", "inputs": X, "targets": Y},
+        model={"width": 2, "train_second_layer": False, "second_layer_init": 0.0},
+        optimizer={"lr": 0.1, "batch_size": 2, **opt},
+        sweep=sweep or {},
+        run={"seeds": seeds, "steps": steps, "record_every": record_every, "dtype": "float64", "blowup": 1e300},
+        record={"observables": ["issue18_w00"], "keep_per_seed": ["issue18_w00"], "quantiles": []},
+    )
     return jaxrelu.run(st)["issue18_w00.per_seed"]
 
 
 def test_anti_pgd_increments_have_the_stated_covariance(w00):
     sigma, S, T = 0.3, 4096, 6
-    w = _drift_free({"anti_pgd_scale": sigma}, S, T)                     # (S, T + 1)
-    inc = np.diff(w, axis=1)                                              # Δ_t = σ(ξ_{t+1} − ξ_t), ξ_0 = 0
+    w = _drift_free({"anti_pgd_scale": sigma}, S, T)  # (S, T + 1)
+    inc = np.diff(w, axis=1)  # Δ_t = σ(ξ_{t+1} − ξ_t), ξ_0 = 0
     # lag 0 from Δ_1 (stationary), lag 1 from (Δ_1, Δ_2), lag 2 from (Δ_1, Δ_3): products over seeds
-    for prod, expected in ((inc[:, 1] ** 2, 2 * sigma**2), (inc[:, 1] * inc[:, 2], -sigma**2),
-                           (inc[:, 1] * inc[:, 3], 0.0), (inc[:, 0] ** 2, sigma**2)):
+    for prod, expected in (
+        (inc[:, 1] ** 2, 2 * sigma**2),
+        (inc[:, 1] * inc[:, 2], -(sigma**2)),
+        (inc[:, 1] * inc[:, 3], 0.0),
+        (inc[:, 0] ** 2, sigma**2),
+    ):
         se = prod.std(ddof=1) / np.sqrt(S)
         assert abs(prod.mean() - expected) < 4 * se, (prod.mean(), expected, se)
-    total = w[:, -1] - w[:, 0]                                            # telescopes to σ ξ_T: variance σ²
+    total = w[:, -1] - w[:, 0]  # telescopes to σ ξ_T: variance σ²
     se = np.sqrt(2 / (S - 1)) * sigma**2
     assert abs(total.var(ddof=1) - sigma**2) < 4 * se
 
 
 def test_zero_noise_scales_add_nothing_and_each_model_moves_the_weights(w00):
-    scales = {"optimizer.anti_pgd_scale": [0.0, 0.1], "optimizer.stable_scale": [0.0, 0.1],
-              "optimizer.student_t_scale": [0.0, 0.1]}
-    w = _drift_free({"langevin_temperature": 0.0}, 16, 4, sweep=scales)             # (2, 2, 2, S, R)
-    assert np.all(w[0, 0, 0] == w[0, 0, 0, :, :1])                                  # no noise: W stays put
+    scales = {
+        "optimizer.anti_pgd_scale": [0.0, 0.1],
+        "optimizer.stable_scale": [0.0, 0.1],
+        "optimizer.student_t_scale": [0.0, 0.1],
+    }
+    w = _drift_free({"langevin_temperature": 0.0}, 16, 4, sweep=scales)  # (2, 2, 2, S, R)
+    assert np.all(w[0, 0, 0] == w[0, 0, 0, :, :1])  # no noise: W stays put
     for idx in ((1, 0, 0), (0, 1, 0), (0, 0, 1)):
         assert np.all(np.abs(np.diff(w[idx], axis=-1)) > 0)
 
@@ -233,10 +263,11 @@ def test_zero_noise_scales_add_nothing_and_each_model_moves_the_weights(w00):
 def test_stable_noise_through_the_engine_is_a_stable_sum(w00):
     """Without drift, W_T − W_0 = σ Σ_t η^{1/α} S_t = σ (ηT)^{1/α} S_α: its tail index is α."""
     from jaxrelu import analysis
+
     alpha, sigma, T, S = 1.3, 0.2, 4, 8192
     w = _drift_free({"stable_scale": sigma, "stable_alpha": alpha}, S, T, record_every=T)
     z = (w[:, -1] - w[:, 0]) / (sigma * (0.1 * T) ** (1 / alpha))
-    est = analysis.block_tail_index(z, level=0.999)                       # a 99.9 % interval: a fixed-seed check
+    est = analysis.block_tail_index(z, level=0.999)  # a 99.9 % interval: a fixed-seed check
     assert est.low <= alpha <= est.high and est.high - est.low < 0.4
     q = np.quantile(z, [0.1, 0.5, 0.9])
     exact = stats.levy_stable.ppf([0.1, 0.5, 0.9], alpha, 0.0)
@@ -256,8 +287,17 @@ def _quantile_check(sample, dist, ps):
     assert np.all(np.abs(emp - x) < 4 * se), np.c_[ps, emp, x, se]
 
 
-@pytest.mark.parametrize("alpha,dtype", [(0.7, jnp.float64), (1.0, jnp.float64), (1.5, jnp.float64),
-                                         (1.9, jnp.float64), (2.0, jnp.float64), (1.5, jnp.float32)])
+@pytest.mark.parametrize(
+    "alpha,dtype",
+    [
+        (0.7, jnp.float64),
+        (1.0, jnp.float64),
+        (1.5, jnp.float64),
+        (1.9, jnp.float64),
+        (2.0, jnp.float64),
+        (1.5, jnp.float32),
+    ],
+)
 def test_stable_sampler_matches_scipy_levy_stable_quantiles(alpha, dtype):
     n = 200_000
     with jax.enable_x64(dtype == jnp.float64):
@@ -276,10 +316,12 @@ def test_student_t_sampler_matches_scipy_quantiles(df):
 
 def test_resume_with_several_optimiser_states_and_noise_state_is_bitwise(tmp_path):
     """The optimiser axis's tuple of states and Anti-PGD's ξ_t go through checkpoints like any state."""
-    st = study(run={"seeds": 6, "steps": 30, "record_every": 10, "chunk_size": 3, "checkpoint_every": 1},
-               optimizer={"anti_pgd_scale": 0.01, "student_t_scale": 0.001},
-               sweep={"optimizer.name": ["adam", "momentum"]},
-               record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"]})
+    st = study(
+        run={"seeds": 6, "steps": 30, "record_every": 10, "chunk_size": 3, "checkpoint_every": 1},
+        optimizer={"anti_pgd_scale": 0.01, "student_t_scale": 0.001},
+        sweep={"optimizer.name": ["adam", "momentum"]},
+        record={"observables": ["population_loss"], "keep_per_seed": ["population_loss"]},
+    )
     ref = jaxrelu.run(st)
     calls = []
 
@@ -290,6 +332,7 @@ def test_resume_with_several_optimiser_states_and_noise_state_is_bitwise(tmp_pat
         calls.append(p)
         if len(calls) == 4:
             raise Stop
+
     with pytest.raises(Stop):
         jaxrelu.run(st, progress=progress, checkpoint=tmp_path)
     res = jaxrelu.run(st, checkpoint=tmp_path)

@@ -14,8 +14,9 @@ SHAPES = [(), (1,), (7,), (3, 5), (8, 1, 100), (2, 3, 4, 5)]
 def _same(a, b):
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape and a.dtype == b.dtype
-    np.testing.assert_array_equal(a.view(np.uint32) if a.dtype == np.float32 else a,
-                                  b.view(np.uint32) if b.dtype == np.float32 else b)
+    np.testing.assert_array_equal(
+        a.view(np.uint32) if a.dtype == np.float32 else a, b.view(np.uint32) if b.dtype == np.float32 else b
+    )
 
 
 @pytest.mark.parametrize("ki", range(len(KEYS)))
@@ -32,8 +33,10 @@ def test_bits_and_normals_match_jax_random(shape):
     for key in KEYS:
         _same(rng.bits(key, shape), jax.random.bits(key, shape, jnp.uint32))
         _same(rng.normal(key, shape), jax.random.normal(key, shape, jnp.float32))
-        _same(jax.jit(lambda k, s=shape: rng.normal(k, s))(key),
-              jax.jit(lambda k, s=shape: jax.random.normal(k, s, jnp.float32))(key))
+        _same(
+            jax.jit(lambda k, s=shape: rng.normal(k, s))(key),
+            jax.jit(lambda k, s=shape: jax.random.normal(k, s, jnp.float32))(key),
+        )
 
 
 def test_vmapped_over_keys_and_traced_data():

@@ -16,12 +16,18 @@ from hypothesis import strategies as st
 import jaxrelu
 from jaxrelu import cli, config, engine
 
-CFG = {"run": {"seeds": 18, "steps": 60, "record_every": 20, "chunk_size": 6, "blowup": 1e3},
-       "task": {"input_dim": 12, "teacher_width": 2}, "model": {"width": 3},
-       "sweep": {"optimizer.lr": [0.02, 0.2]},
-       "record": {"observables": ["population_loss", "weight_norm"], "keep_per_seed": ["population_loss"],
-                  "first_passage": {"observable": "population_loss", "below": 0.6},
-                  "histograms": {"weight_norm": {"min": 0.0, "max": 5.0, "bins": 8}}}}
+CFG = {
+    "run": {"seeds": 18, "steps": 60, "record_every": 20, "chunk_size": 6, "blowup": 1e3},
+    "task": {"input_dim": 12, "teacher_width": 2},
+    "model": {"width": 3},
+    "sweep": {"optimizer.lr": [0.02, 0.2]},
+    "record": {
+        "observables": ["population_loss", "weight_norm"],
+        "keep_per_seed": ["population_loss"],
+        "first_passage": {"observable": "population_loss", "below": 0.6},
+        "histograms": {"weight_norm": {"min": 0.0, "max": 5.0, "bins": 8}},
+    },
+}
 
 SCRIPT = textwrap.dedent("""
     import json, sys, numpy as np
@@ -39,8 +45,9 @@ SCRIPT = textwrap.dedent("""
 
 def _python(args, env_extra=None):
     env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env_extra or {})}
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def assert_equivalent(ref, other):
@@ -58,20 +65,24 @@ def assert_equivalent(ref, other):
 
 
 # a finite training set per seed (sharded per-seed data) visited in epochs of batch 4
-FINITE = {**CFG, "task": {**CFG["task"], "train_size": 16}, "optimizer": {"batch_size": 4},
-          "sweep": {"optimizer.lr": [0.02, 0.5]}}
+FINITE = {
+    **CFG,
+    "task": {**CFG["task"], "train_size": 16},
+    "optimizer": {"batch_size": 4},
+    "sweep": {"optimizer.lr": [0.02, 0.5]},
+}
 
 
 @pytest.mark.parametrize("cfg", [CFG, FINITE], ids=["online", "finite"])
 def test_four_devices_give_the_same_trajectories_and_statistics(tmp_path, cfg):
     ref = jaxrelu.run(config.from_dict(cfg))
-    assert 0 < ref["diverged.count"][1, -1] < 18     # divergence is part of what must add up
+    assert 0 < ref["diverged.count"][1, -1] < 18  # divergence is part of what must add up
     p = _python([str(tmp_path / "r"), json.dumps(cfg)], {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     assert out.split() == ["4", "1"]
     res = jaxrelu.load(tmp_path / "r")
-    assert res.meta["chunk_size"] == 8               # rounded up to a multiple of the device count
+    assert res.meta["chunk_size"] == 8  # rounded up to a multiple of the device count
     assert_equivalent(ref, res)
 
 
@@ -93,8 +104,11 @@ def test_float32_and_float64_agree_on_a_stable_case():
     """200 steps at a small lr: float32 rounding (~1e-7 per op) stays far below 1e-4 relative."""
     rec = {"observables": ["population_loss", "weight_norm"], "keep_per_seed": ["population_loss"]}
     a = jaxrelu.run(study(run={"seeds": 32, "steps": 200, "record_every": 50}, optimizer={"lr": 0.01}, record=rec))
-    b = jaxrelu.run(study(run={"seeds": 32, "steps": 200, "record_every": 50, "dtype": "float64"},
-                          optimizer={"lr": 0.01}, record=rec))
+    b = jaxrelu.run(
+        study(
+            run={"seeds": 32, "steps": 200, "record_every": 50, "dtype": "float64"}, optimizer={"lr": 0.01}, record=rec
+        )
+    )
     # observables are evaluated (and kept) in float64 whatever the run's dtype
     assert a["population_loss.per_seed"].dtype == np.float64 == b["population_loss.per_seed"].dtype
     np.testing.assert_allclose(a["population_loss.per_seed"], b["population_loss.per_seed"], rtol=1e-4, atol=1e-6)
@@ -103,15 +117,23 @@ def test_float32_and_float64_agree_on_a_stable_case():
 
 # ----------------------------------------------------------------- fuzzing
 SECTIONS = {name: [f.name for f in __import__("dataclasses").fields(cls)] for name, cls in config._SECTIONS.items()}
-values = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                   st.text(max_size=8), st.lists(st.one_of(st.integers(-5, 5), st.floats(-2, 2), st.text(max_size=3)),
-                                                 max_size=4),
-                   st.dictionaries(st.text(max_size=5), st.integers(-3, 3), max_size=2))
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.lists(st.one_of(st.integers(-5, 5), st.floats(-2, 2), st.text(max_size=3)), max_size=4),
+    st.dictionaries(st.text(max_size=5), st.integers(-3, 3), max_size=2),
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(sorted(SECTIONS) + ["sweep"]), st.integers(0, 40), values),
-                min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(sorted(SECTIONS) + ["sweep"]), st.integers(0, 40), values), min_size=1, max_size=4
+    )
+)
 def test_fuzzed_configs_never_raise_anything_but_a_named_config_error(edits):
     data = json.loads(json.dumps(CFG))
     for section, i, value in edits:
@@ -169,6 +191,7 @@ histograms = { weight_norm = { min = 0.0, max = 5.0, bins = 8 } }
 """
 
 
+@pytest.mark.slow  # long: the default suite stays under 10 minutes on 2 cores
 @pytest.mark.skipif(len(engine.cpu_cores()) < 2, reason="--cpu-processes 2 pins a process to each of 2 cores")
 def test_cpu_processes_deal_the_chunks_and_give_the_one_process_results(tmp_path):
     """``jaxrelu run --cpu-processes 2``: two pinned processes of one device each, meeting on
@@ -178,19 +201,35 @@ def test_cpu_processes_deal_the_chunks_and_give_the_one_process_results(tmp_path
     cfg.write_text(LAUNCHED)
     ref = jaxrelu.run(config.load(cfg))
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    cp = subprocess.run([sys.executable, "-m", "jaxrelu", "run", str(cfg), "--cpu-processes", "2", "--quiet",
-                         "--out", str(tmp_path / "r")], env=env, capture_output=True, text=True, timeout=300)
+    cp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jaxrelu",
+            "run",
+            str(cfg),
+            "--cpu-processes",
+            "2",
+            "--quiet",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert cp.returncode == 0, cp.stderr
     res = jaxrelu.load(tmp_path / "r")
-    assert res.meta["chunks"] == 2 and len(res.meta["devices"]) == 2    # one device in each process
+    assert res.meta["chunks"] == 2 and len(res.meta["devices"]) == 2  # one device in each process
     assert_equivalent(ref, res)
 
 
 def test_default_chunks_are_dealt_evenly_over_processes(monkeypatch):
     st = config.from_dict({**CFG, "run": {k: v for k, v in CFG["run"].items() if k != "chunk_size"}})
     prog, _ = engine.build(st)
-    assert engine.chunk_size(prog, st) == 18                     # one chunk in one process
+    assert engine.chunk_size(prog, st) == 18  # one chunk in one process
     monkeypatch.setattr(engine.chunking.jax, "process_count", lambda: 2)
-    assert engine.chunk_size(prog, st) == 9                      # two chunks: one for each process
-    pinned = config.from_dict(CFG)                               # run.chunk_size is taken as given
+    assert engine.chunk_size(prog, st) == 9  # two chunks: one for each process
+    pinned = config.from_dict(CFG)  # run.chunk_size is taken as given
     assert engine.chunk_size(prog, pinned) == 6

@@ -22,16 +22,23 @@ from jaxrelu.registry import OBSERVABLES
 X, Y = np.array([1.0, 2.0]), np.array([1.0, 0.0])
 MU2, MUXY = np.mean(X * X), np.mean(X * Y)
 V22, C, VXY = np.var(X * X), np.mean(X * X * X * Y) - MU2 * MUXY, np.var(X * Y)
-S0 = 0.5                                      # init_scale: w0 ~ N(0, 0.25)
+S0 = 0.5  # init_scale: w0 ~ N(0, 0.25)
 
 
 def quad_study(method, lr, steps, seeds, **opt):
-    return study(task={"kind": "dataset", "inputs": [[1.0], [2.0]], "targets": [1.0, 0.0]},
-                 model={"width": 1, "activation": "linear", "train_second_layer": False,
-                        "second_layer_init": 1.0, "init_scale": S0},
-                 optimizer={"lr": lr, "batch_size": 1, "method": method, **opt},
-                 run={"seeds": seeds, "steps": steps, "record_every": steps, "dtype": "float64"},
-                 record={"observables": ["weight_norm"], "keep_per_seed": ["weight_norm"]})
+    return study(
+        task={"kind": "dataset", "inputs": [[1.0], [2.0]], "targets": [1.0, 0.0]},
+        model={
+            "width": 1,
+            "activation": "linear",
+            "train_second_layer": False,
+            "second_layer_init": 1.0,
+            "init_scale": S0,
+        },
+        optimizer={"lr": lr, "batch_size": 1, "method": method, **opt},
+        run={"seeds": seeds, "steps": steps, "record_every": steps, "dtype": "float64"},
+        record={"observables": ["weight_norm"], "keep_per_seed": ["weight_norm"]},
+    )
 
 
 def em_moments(lr, h, n_steps, B=1):
@@ -39,8 +46,10 @@ def em_moments(lr, h, n_steps, B=1):
     m1, m2 = 0.0, S0**2
     for _ in range(n_steps):
         a = 1 - h * MU2
-        m1, m2 = (a * m1 + h * MUXY,
-                  a * a * m2 + 2 * a * h * MUXY * m1 + (h * MUXY) ** 2 + h * lr / B * (V22 * m2 - 2 * C * m1 + VXY))
+        m1, m2 = (
+            a * m1 + h * MUXY,
+            a * a * m2 + 2 * a * h * MUXY * m1 + (h * MUXY) ** 2 + h * lr / B * (V22 * m2 - 2 * C * m1 + VXY),
+        )
     return m1, m2
 
 
@@ -52,7 +61,7 @@ def sde_moments(lr, T, B=1):
 
 
 def w2(res):
-    v = res["weight_norm.per_seed"][:, -1] ** 2   # |w| is the first-layer norm; w² = its square
+    v = res["weight_norm.per_seed"][:, -1] ** 2  # |w| is the first-layer norm; w² = its square
     return v.mean(), v.std(ddof=1) / np.sqrt(v.size)
 
 
@@ -63,7 +72,7 @@ def test_euler_maruyama_weak_error_shrinks_linearly_with_the_step():
     for k in (1, 2, 4):
         mean, se = w2(jaxrelu.run(quad_study("sde", lr, steps, S, substeps=k)))
         em = em_moments(lr, lr / k, steps * k)[1]
-        assert abs(mean - em) < 4 * se             # the engine is exactly this EM scheme (4 SE)
+        assert abs(mean - em) < 4 * se  # the engine is exactly this EM scheme (4 SE)
         sim.append(mean - exact)
         ses.append(se)
         em_bias.append(em - exact)
@@ -101,8 +110,9 @@ def test_gradient_flow_is_explicit_euler_per_seed():
     try:
         lr, steps, k = 0.2, 10, 5
         st = quad_study("flow", lr, steps, 4, substeps=k)
-        st = dataclasses.replace(st, record=dataclasses.replace(st.record, observables=("w_signed",),
-                                                                 keep_per_seed=("w_signed",)))
+        st = dataclasses.replace(
+            st, record=dataclasses.replace(st.record, observables=("w_signed",), keep_per_seed=("w_signed",))
+        )
         w = jaxrelu.run(st)["w_signed.per_seed"]
     finally:
         OBSERVABLES.unregister("w_signed")
@@ -112,10 +122,12 @@ def test_gradient_flow_is_explicit_euler_per_seed():
 
 def test_method_axis_equals_standalone_runs():
     rec = {"observables": ["population_loss"], "keep_per_seed": ["population_loss"]}
-    grid = jaxrelu.run(study(run={"dtype": "float64"}, task={"train_size": 32},
-                             sweep={"optimizer.method": ["sgd", "sde"]}, record=rec))
+    grid = jaxrelu.run(
+        study(run={"dtype": "float64"}, task={"train_size": 32}, sweep={"optimizer.method": ["sgd", "sde"]}, record=rec)
+    )
     for g, m in enumerate(["sgd", "sde"]):
-        alone = jaxrelu.run(study(run={"dtype": "float64"}, task={"train_size": 32},
-                                  optimizer={"method": m}, record=rec))
+        alone = jaxrelu.run(
+            study(run={"dtype": "float64"}, task={"train_size": 32}, optimizer={"method": m}, record=rec)
+        )
         np.testing.assert_allclose(grid["population_loss.per_seed"][g], alone["population_loss.per_seed"], rtol=1e-12)
     assert list(grid["optimizer.method"]) == ["sgd", "sde"]

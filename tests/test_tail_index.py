@@ -14,7 +14,7 @@ from jaxrelu import analysis
 
 
 def _pareto(alpha, shape, seed):
-    return np.random.default_rng(seed).pareto(alpha, size=shape) + 1.0          # P(X > x) = x^{-α}, x ≥ 1
+    return np.random.default_rng(seed).pareto(alpha, size=shape) + 1.0  # P(X > x) = x^{-α}, x ≥ 1
 
 
 def _stable(alpha, shape, seed):
@@ -31,12 +31,12 @@ def _coverage_ok(low, high, alpha, level=0.95):
 def test_hill_recovers_pareto_alpha(alpha):
     est = analysis.hill_tail_index(_pareto(alpha, 20_000, 1), level=0.999)
     assert est.low <= alpha <= est.high
-    assert est.k == 142 and est.n == 20_000 and est.method == "hill"                 # k = ⌈√n⌉
+    assert est.k == 142 and est.n == 20_000 and est.method == "hill"  # k = ⌈√n⌉
     assert est.high / est.low < 1.8
 
 
 def test_hill_interval_has_its_coverage_on_pareto_samples():
-    est = analysis.hill_tail_index(_pareto(1.5, (400, 2000), 2), axis=-1)             # 400 replications
+    est = analysis.hill_tail_index(_pareto(1.5, (400, 2000), 2), axis=-1)  # 400 replications
     ok, cov = _coverage_ok(est.low, est.high, 1.5)
     assert ok, cov
     assert np.shape(est.alpha) == (400,)
@@ -53,7 +53,7 @@ def test_hill_recovers_stable_alpha(alpha):
 def test_block_estimator_recovers_stable_alpha(alpha):
     est = analysis.block_tail_index(_stable(alpha, 40_000, 4), level=0.999)
     assert est.low <= alpha <= est.high
-    assert est.k == 200 and est.n == 40_000 and est.method == "block"                # K1 = ⌊√n⌋
+    assert est.k == 200 and est.n == 40_000 and est.method == "block"  # K1 = ⌊√n⌋
     assert est.high - est.low < 0.35 * alpha
 
 
@@ -74,7 +74,7 @@ def test_block_estimator_sees_finite_variance_as_two_and_hill_sees_beyond():
 
 
 def test_block_estimator_needs_centred_data():
-    x = _stable(1.5, 40_000, 7) + 3.0                       # an unknown location, like SGD's iterates around θ*
+    x = _stable(1.5, 40_000, 7) + 3.0  # an unknown location, like SGD's iterates around θ*
     biased = analysis.block_tail_index(x, level=0.999)
     centred = analysis.block_tail_index(x, level=0.999, center="median")
     assert not biased.low <= 1.5 <= biased.high

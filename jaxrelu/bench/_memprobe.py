@@ -48,6 +48,7 @@ def _reset_peak() -> bool:
     """Give freed heap back to the OS (glibc ``malloc_trim``), then reset the high-water mark."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
@@ -69,20 +70,23 @@ def main(argv=None) -> int:
     import jax  # noqa: F401
 
     from jaxrelu.bench.limits import rss_peak_bytes
+
     if a.impl.startswith("torch"):
         import torch  # noqa: F401
     from jaxrelu.bench import peers, workloads
+
     w = workloads.WORKLOADS[a.workload]
     study = w.study(quick=a.quick, steps=a.steps)
     p = workloads.problem(study)
     peer = peers.PEERS[a.impl]
     small = max(1, p.S // 4)
 
-    problems = {p.S: p}                 # one Problem per size: peers cache compiled code per Problem
+    problems = {p.S: p}  # one Problem per size: peers cache compiled code per Problem
 
     def run(S):
         if a.impl == "jaxrelu":
             import jaxrelu
+
             jaxrelu.run(w.study(quick=a.quick, steps=a.steps, seeds=S))
         else:
             q = problems.setdefault(S, workloads.Problem(**{**p.__dict__, "S": S}))
@@ -102,21 +106,30 @@ def main(argv=None) -> int:
         print(json.dumps(out))
         return 0
     sizes = [1] if peer.per_trajectory else [small, p.S]
-    for S in sizes:                                   # compile and warm every size first
+    for S in sizes:  # compile and warm every size first
         run(S)
     peak = rss_peak_bytes()
     out = {"impl": a.impl, "workload": a.workload, "peak_bytes": peak}
     if peer.per_trajectory:
         rb, exact = measured(1)
-        out.update(run_bytes=rb, per_traj_bytes=rb, concurrent=1,
-                   method="run one trajectory (compiled, warm): peak above resident")
+        out.update(
+            run_bytes=rb,
+            per_traj_bytes=rb,
+            concurrent=1,
+            method="run one trajectory (compiled, warm): peak above resident",
+        )
     else:
         rs, exact = measured(small)
         rb, _ = measured(p.S)
         extra = (p.S - small) * p.G
-        out.update(run_bytes=rb, small_run_bytes=rs, per_traj_bytes=(rb - rs) / extra if extra else None,
-                   concurrent=p.trajectories, method=f"run at {small} and {p.S} seeds (compiled, warm): "
-                   "difference of peaks above resident / extra trajectories")
+        out.update(
+            run_bytes=rb,
+            small_run_bytes=rs,
+            per_traj_bytes=(rb - rs) / extra if extra else None,
+            concurrent=p.trajectories,
+            method=f"run at {small} and {p.S} seeds (compiled, warm): "
+            "difference of peaks above resident / extra trajectories",
+        )
     out["peak_bytes"] = max(peak, rss_peak_bytes())
     out["exact_reset"] = exact
     print(json.dumps(out))
@@ -129,6 +142,7 @@ def _jaxrelu_xla(study) -> dict:
     import jax.numpy as jnp
 
     from jaxrelu import engine, rng, tasks
+
     prog, hp_np = engine.build(study)
     dt = jnp.dtype(prog.dtype)
     hp = {k: jnp.asarray(v, dt) for k, v in hp_np.items()}
@@ -136,21 +150,32 @@ def _jaxrelu_xla(study) -> dict:
     shared = tasks.make_shared(shared_key, study.task, dt)
     C = engine.chunk_size(prog, study)
     sizes = sorted({max(1, C // 4), C})
-    totals = {}                    # chunk -> bytes of each program: draw, init, segment, observe
+    totals = {}  # chunk -> bytes of each program: draw, init, segment, observe
     for c in sizes:
         keys = engine.loop._seed_keys(seeds_key, jnp.arange(c, dtype=jnp.uint32))
         (init_c, seg_c), _ = engine.compile.compiled(prog, keys, hp, shared, jnp.ones(c, bool))
         stats = [f.memory_analysis() for f in (*init_c.programs, *seg_c.programs)]
-        totals[c] = [m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
-                     - m.alias_size_in_bytes for m in stats]
+        totals[c] = [
+            m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
+            for m in stats
+        ]
     lo, hi = sizes[0], sizes[-1]
-    per = [(b - a) / ((hi - lo) * prog.grid_size) if hi > lo else b / prog.grid_size
-           for a, b in zip(totals[lo], totals[hi])]
-    return {"run_bytes": max(totals[hi]), "small_run_bytes": max(totals[lo]), "per_traj_bytes": max(per),
-            "per_traj_bytes_by_program": dict(zip(("draw", "init", "segment", "observe"), per)),
-            "concurrent": C * prog.grid_size, "chunk_seeds": C, "exact_reset": True,
-            "method": f"XLA buffer assignment at chunks of {lo} and {hi} seeds: difference / extra "
-                      "trajectories, the largest of the programs (draw, init, segment, observe)"}
+    per = [
+        (b - a) / ((hi - lo) * prog.grid_size) if hi > lo else b / prog.grid_size
+        for a, b in zip(totals[lo], totals[hi])
+    ]
+    return {
+        "run_bytes": max(totals[hi]),
+        "small_run_bytes": max(totals[lo]),
+        "per_traj_bytes": max(per),
+        "per_traj_bytes_by_program": dict(zip(("draw", "init", "segment", "observe"), per)),
+        "concurrent": C * prog.grid_size,
+        "chunk_seeds": C,
+        "exact_reset": True,
+        "method": f"XLA buffer assignment at chunks of {lo} and {hi} seeds: difference / extra "
+        "trajectories, the largest of the programs (draw, init, segment, observe)",
+    }
+
 
 if __name__ == "__main__":
     sys.exit(main())

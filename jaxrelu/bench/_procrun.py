@@ -20,16 +20,31 @@ def main(argv=None) -> int:
     p.add_argument("--process-id", type=int, required=True)
     a = p.parse_args(argv)
     from jaxrelu import config, engine
+
     engine.init_distributed(a.coordinator, a.num_processes, a.process_id)
     import jax
 
     import jaxrelu
+
     with open(a.study) as f:
         res = jaxrelu.run(config.from_dict(json.load(f)))
     if jax.process_index() == 0:
         with open(a.meta, "w") as f:
-            json.dump({k: res.meta[k] for k in ("run_seconds", "compile_seconds", "chunks", "chunk_size",
-                                                "trajectory_steps_per_second", "seeds", "grid_shape")}, f)
+            json.dump(
+                {
+                    k: res.meta[k]
+                    for k in (
+                        "run_seconds",
+                        "compile_seconds",
+                        "chunks",
+                        "chunk_size",
+                        "trajectory_steps_per_second",
+                        "seeds",
+                        "grid_shape",
+                    )
+                },
+                f,
+            )
     return 0
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,11 +40,11 @@ from jaxrelu.bench.workloads import Problem, final_norms
 class Timing:
     impl: str
     steps: int
-    trajectories: int             # trajectories of the workload
-    timed_trajectories: int       # trajectories actually run (fewer: extrapolated)
-    step_seconds: float           # stepping phase of the timed trajectories
-    setup_seconds: float          # initialisation and per-seed data (timed trajectories)
-    compile_seconds: float        # compilation / tracing / warm-up
+    trajectories: int  # trajectories of the workload
+    timed_trajectories: int  # trajectories actually run (fewer: extrapolated)
+    step_seconds: float  # stepping phase of the timed trajectories
+    setup_seconds: float  # initialisation and per-seed data (timed trajectories)
+    compile_seconds: float  # compilation / tracing / warm-up
     notes: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
@@ -69,6 +70,7 @@ def torch_missing() -> str | None:
 # ============================================================= torch helpers
 def _torch():
     import torch
+
     return torch
 
 
@@ -91,7 +93,7 @@ class _TorchData:
             tW, ta = torch.as_tensor(p.teacher_W), torch.as_tensor(p.teacher_a)
             self.X = torch.randn(S, p.n, p.d, generator=gen)
             self.Y = torch.relu(self.X @ tW.T) @ ta
-            self.perms = {}
+            self.perms: dict[int, Any] = {}  # epoch: (S, n) permutation tensor
         else:
             self.X, self.Y = torch.as_tensor(p.x_data), torch.as_tensor(p.y_data)
 
@@ -118,7 +120,7 @@ class _TorchData:
             pos = t * p.B + np.arange(p.B)
             ep = pos // p.n
             idx = self._perm(ep[0])[:, pos % p.n]
-            if (ep != ep[0]).any():                      # the batch runs into the next epoch
+            if (ep != ep[0]).any():  # the batch runs into the next epoch
                 idx = torch.where(torch.as_tensor(ep == ep[0])[None], idx, self._perm(ep[0] + 1)[:, pos % p.n])
             rows = torch.arange(self.S)[:, None]
             x, y = self.X[rows, idx], self.Y[rows, idx][:, None, :]
@@ -193,34 +195,38 @@ class TorchBatched:
         t0 = time.perf_counter()
         S = p.S if stream is None else stream["x"].shape[0]
         G, N, m, d = p.G, S * p.G, p.m, p.d
-        W, a, b = (None if q is None else _expand(q, G).reshape(N, *q.shape[1:])
-                   for q in _torch_init(p, S, gen, stream))
+        W, a, b = (
+            None if q is None else _expand(q, G).reshape(N, *q.shape[1:]) for q in _torch_init(p, S, gen, stream)
+        )
         params = [q.requires_grad_() for q in (W, a, b) if q is not None]
         data = _TorchData(p, S, gen, stream)
-        lr = torch.as_tensor(p.lr).repeat(S)                           # (N,)
+        lr = torch.as_tensor(p.lr).repeat(S)  # (N,)
         lrs = [lr.view(-1, *([1] * (q.dim() - 1))) for q in params]
         setup = time.perf_counter() - t0
 
         def step(t):
             x, y = data.batch(t)
-            if x.dim() == 3:                                            # (S, B, d) per seed
+            if x.dim() == 3:  # (S, B, d) per seed
                 xx = x if G == 1 else x[:, None].expand(S, G, *x.shape[1:]).reshape(N, *x.shape[1:])
-                z = torch.bmm(xx, W.transpose(1, 2))                    # (N, B, m)
-            else:                                                       # (n, d) shared
+                z = torch.bmm(xx, W.transpose(1, 2))  # (N, B, m)
+            else:  # (n, d) shared
                 z = (x @ W.reshape(N * m, d).T).view(x.shape[0], N, m).transpose(0, 1)
             if b is not None:
                 z = z + b.unsqueeze(1)
-            out = p.c * torch.bmm(torch.relu(z), a.unsqueeze(-1)).squeeze(-1)     # (N, B)
+            out = p.c * torch.bmm(torch.relu(z), a.unsqueeze(-1)).squeeze(-1)  # (N, B)
             yy = y.expand(S, G, y.shape[-1]).reshape(N, -1)
             loss = 0.5 * ((out - yy) ** 2).mean(-1).sum()
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
                 for q, g, r in zip(params, grads, lrs):
                     q.sub_(r * g)
+
+        assert W is not None and a is not None  # _torch_init always gives W and a (b is optional)
         return step, setup, (W.view(S, G, m, d), a.view(S, G, m), None if b is None else b.view(S, G, m))
 
-    def time(self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2,
-             max_seconds: float = MAX_SECONDS) -> Timing:
+    def time(
+        self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2, max_seconds: float = MAX_SECONDS
+    ) -> Timing:
         torch = _torch()
         gen = torch.Generator().manual_seed(0)
         step, _, _ = self._run(_small(p), warmup, gen)
@@ -250,6 +256,7 @@ class TorchFunc:
     def _run(self, p: Problem, gen=None, stream=None):
         torch = _torch()
         from torch.func import grad, vmap
+
         t0 = time.perf_counter()
         S = p.S if stream is None else stream["x"].shape[0]
         W, a, b = _torch_init(p, S, gen, stream)
@@ -259,12 +266,13 @@ class TorchFunc:
         lrs = [lr.view(1, -1, *([1] * (q.dim() - 2))) for q in params]
         c, bias = p.c, p.bias
 
-        def loss(ps, x, y):                                  # one trajectory
+        def loss(ps, x, y):  # one trajectory
             z = x @ ps[0].T
             if bias:
                 z = z + ps[2]
             out = c * (torch.relu(z) @ ps[1])
             return 0.5 * ((out - y) ** 2).mean()
+
         g = grad(loss)
         per_seed_x = vmap(vmap(g, in_dims=(0, None, 0)), in_dims=(0, 0, 0))
         shared_x = vmap(vmap(g, in_dims=(0, None, 0)), in_dims=(0, None, 0))
@@ -277,10 +285,12 @@ class TorchFunc:
             fn = per_seed_x if x.dim() == 3 else shared_x
             grads = fn(state["params"], x, y)
             state["params"] = [q - r * gq for q, gq, r in zip(state["params"], grads, lrs)]
+
         return step, setup, state
 
-    def time(self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2,
-             max_seconds: float = MAX_SECONDS) -> Timing:
+    def time(
+        self, p: Problem, steps: int, budget: float = 0.0, warmup: int = 2, max_seconds: float = MAX_SECONDS
+    ) -> Timing:
         torch = _torch()
         gen = torch.Generator().manual_seed(0)
         step, _, _ = self._run(_small(p), gen)
@@ -311,13 +321,13 @@ class TorchNaive:
         """One trajectory (seed s, grid point g) -> (setup s, step s, W, a, b)."""
         torch = _torch()
         t0 = time.perf_counter()
-        gen = torch.Generator().manual_seed(1000 + s)          # same draws at every grid point of seed s
+        gen = torch.Generator().manual_seed(1000 + s)  # same draws at every grid point of seed s
         sl = slice(s, s + 1)
         W, a, b = _torch_init(p, 1, gen, stream, sl)
         params = [torch.nn.Parameter(q[0].clone()) for q in (W, a, b) if q is not None]
         Wp, ap = params[0], params[1]
         bp = params[2] if p.bias else None
-        sub = Problem(**{**p.__dict__, "sigma": p.sigma[g:g + 1], "lr": p.lr[g:g + 1], "G": 1})
+        sub = Problem(**{**p.__dict__, "sigma": p.sigma[g : g + 1], "lr": p.lr[g : g + 1], "G": 1})
         data = _TorchData(sub, 1, gen, stream, sl)
         opt = torch.optim.SGD(params, lr=float(p.lr[g]))
         t1 = time.perf_counter()
@@ -349,8 +359,12 @@ class TorchNaive:
             setup, run, done = setup + a, run + b, done + 1
             if setup + run >= budget:
                 break
-        notes = [f"timed {done} of {p.trajectories} trajectories, extrapolated" if done < p.trajectories
-                 else "all trajectories timed", f"torch threads: {torch.get_num_threads()} (default)"]
+        notes = [
+            f"timed {done} of {p.trajectories} trajectories, extrapolated"
+            if done < p.trajectories
+            else "all trajectories timed",
+            f"torch threads: {torch.get_num_threads()} (default)",
+        ]
         return Timing(self.key, steps, p.trajectories, done, run, setup, warm, notes=notes)
 
     def replay(self, p: Problem, stream):
@@ -383,6 +397,7 @@ class JaxPerSeed:
     def _build(self, p: Problem, steps: int, replayed: bool):
         import jax
         import jax.numpy as jnp
+
         c, bias, B, d, n = p.c, p.bias, p.B, p.d, p.n
         tW = jnp.asarray(p.teacher_W) if p.teacher_W is not None else None
         ta = jnp.asarray(p.teacher_a) if p.teacher_a is not None else None
@@ -399,12 +414,15 @@ class JaxPerSeed:
             return jax.tree.map(lambda q, g: q - lr * g, ps, gr)
 
         if replayed:
+
             @jax.jit
             def run(ps, xs, ys, xis, lr, sig):
                 def body(q, xyz):
                     x, y, xi = xyz
                     return update(q, x, y + sig * xi, lr), None
+
                 return jax.lax.scan(body, ps, (xs, ys, xis))[0]
+
             return None, run
 
         @jax.jit
@@ -423,7 +441,7 @@ class JaxPerSeed:
                 data = ()
             return ps, data
 
-        @jax.jit
+        @jax.jit  # type: ignore[no-redef]  # the replayed branch above returns its own run
         def run(ps, data, key, lr, sig):
             sk = jax.random.fold_in(key, 3)
 
@@ -450,18 +468,21 @@ class JaxPerSeed:
                 if p.label_noise:
                     y = y + sig * jax.random.normal(jax.random.split(ks)[0], y.shape)
                 return update(q, x, y, lr), None
+
             return jax.lax.scan(body, ps, jnp.arange(steps))[0]
+
         return setup, run
 
     def time(self, p: Problem, steps: int, budget: float = 2.0, warmup: int = 0) -> Timing:
         import jax
         import jax.numpy as jnp
+
         setup_fn, run_fn = self._fns(p, steps, False)
         base = jax.random.PRNGKey(0)
         lr, sig = jnp.float32(p.lr[0]), jnp.float32(p.sigma[0])
         t0 = time.perf_counter()
         ps, data = setup_fn(base)
-        jax.block_until_ready(run_fn(ps, data, base, lr, sig))    # compiles both
+        jax.block_until_ready(run_fn(ps, data, base, lr, sig))  # compiles both
         compile_s = time.perf_counter() - t0
         setup = run = 0.0
         done = 0
@@ -476,12 +497,16 @@ class JaxPerSeed:
             setup, run, done = setup + b - a, run + c - b, done + 1
             if setup + run >= budget:
                 break
-        notes = [f"timed {done} of {p.trajectories} trajectories, extrapolated" if done < p.trajectories
-                 else "all trajectories timed"]
+        notes = [
+            f"timed {done} of {p.trajectories} trajectories, extrapolated"
+            if done < p.trajectories
+            else "all trajectories timed"
+        ]
         return Timing(self.key, steps, p.trajectories, done, run, setup, compile_s, notes=notes)
 
     def replay(self, p: Problem, stream):
         import jax.numpy as jnp
+
         _, run = self._fns(p, stream["x"].shape[1], True)
         S = stream["x"].shape[0]
         wn, an = np.zeros((S, p.G)), np.zeros((S, p.G))
@@ -490,8 +515,14 @@ class JaxPerSeed:
             if p.bias:
                 ps["b"] = jnp.asarray(stream["b0"][s])
             for g in range(p.G):
-                q = run(ps, stream["x"][s], stream["y"][s], stream["xi"][s],
-                        jnp.float32(p.lr[g]), jnp.float32(p.sigma[g] if p.label_noise else 0.0))
+                q = run(
+                    ps,
+                    stream["x"][s],
+                    stream["y"][s],
+                    stream["xi"][s],
+                    jnp.float32(p.lr[g]),
+                    jnp.float32(p.sigma[g] if p.label_noise else 0.0),
+                )
                 wn[s, g], an[s, g] = final_norms(q["W"], q["a"], q.get("b"))
         return wn, an
 
@@ -509,6 +540,7 @@ class JaxRelu:
         per-seed data and the record-time observables (identical in both) cancel.
         """
         import jaxrelu
+
         short = max(1, steps // 10)
         st_short = workload.study(quick=quick, steps=short)
         first = jaxrelu.run(st_short)
@@ -518,24 +550,44 @@ class JaxRelu:
         S, G = m["seeds"], int(np.prod(m["grid_shape"]))
         slope = (m["run_seconds"] - warm.meta["run_seconds"]) / (steps - short)
         notes = [f"stepping time = slope between warm runs of {short} and {steps} steps"]
-        if slope <= 0:                                  # noise swamped the difference: fall back
+        if slope <= 0:  # noise swamped the difference: fall back
             slope = m["run_seconds"] / steps
             notes.append("slope not positive (noise); used the full run's time")
         step_s = slope * steps
         setup = max(0.0, m["run_seconds"] - step_s)
         if m["chunks"] > 1:
             notes.append(f"{m['chunks']} chunks of {m['chunk_size']} seeds")
-        return Timing(self.key, steps, S * G, S * G, step_s, setup, first.meta["compile_seconds"], notes=notes,
-                      extra={"end_to_end_rate": m["trajectory_steps_per_second"], "run_seconds": m["run_seconds"],
-                             "chunk_size": m["chunk_size"], "chunks": m["chunks"]})
+        return Timing(
+            self.key,
+            steps,
+            S * G,
+            S * G,
+            step_s,
+            setup,
+            first.meta["compile_seconds"],
+            notes=notes,
+            extra={
+                "end_to_end_rate": m["trajectory_steps_per_second"],
+                "run_seconds": m["run_seconds"],
+                "chunk_size": m["chunk_size"],
+                "chunks": m["chunks"],
+            },
+        )
 
     def replay_study(self, study) -> tuple[np.ndarray, np.ndarray]:
         """Final ‖(W, b)‖ and ‖a‖ per (seed, grid point) from jaxrelu's per-seed records."""
         import dataclasses
 
         import jaxrelu
-        rec = dataclasses.replace(study.record, observables=("weight_norm", "second_layer_norm"), quantiles=(),
-                                  histograms=(), first_passage=(), keep_per_seed=("weight_norm", "second_layer_norm"))
+
+        rec = dataclasses.replace(
+            study.record,
+            observables=("weight_norm", "second_layer_norm"),
+            quantiles=(),
+            histograms=(),
+            first_passage=(),
+            keep_per_seed=("weight_norm", "second_layer_norm"),
+        )
         res = jaxrelu.run(dataclasses.replace(study, record=rec))
         G = int(np.prod(res.grid_shape))
         w = res["weight_norm.per_seed"].reshape(G, study.run.seeds, -1)[..., -1].T
@@ -547,6 +599,7 @@ class JaxRelu:
 class JaxReluProcs:
     """jaxrelu as ``jaxrelu run --cpu-processes N`` runs it: N processes on this machine, each
     pinned to a core with one JAX CPU device (:func:`jaxrelu.engine.devices.launch_cpu_processes`)."""
+
     key = "jaxrelu_procs"
     label = "(f) jaxrelu, a pinned process per core"
     per_trajectory = False
@@ -559,8 +612,9 @@ class JaxReluProcs:
         import tempfile
         from pathlib import Path
 
-        from jaxrelu.engine.devices import launch_cpu_processes
         from jaxrelu.engine import cpu_cores
+        from jaxrelu.engine.devices import launch_cpu_processes
+
         n = len(cpu_cores())
         short = max(1, steps // 10)
         metas = []
@@ -568,8 +622,9 @@ class JaxReluProcs:
             for i, st in enumerate((short, steps)):
                 study, meta = Path(tmp) / f"study{i}.json", Path(tmp) / f"meta{i}.json"
                 study.write_text(json.dumps(workload.study(quick=quick, steps=st).to_dict()))
-                code = launch_cpu_processes(n, ["-m", "jaxrelu.bench._procrun", str(study), str(meta)],
-                                            stdout=subprocess.DEVNULL)   # gloo's chatter: the tables alone on stdout
+                code = launch_cpu_processes(
+                    n, ["-m", "jaxrelu.bench._procrun", str(study), str(meta)], stdout=subprocess.DEVNULL
+                )  # gloo's chatter: the tables alone on stdout
                 if code:
                     raise RuntimeError(f"{self.label}: the launched run exited {code}")
                 metas.append(json.loads(meta.read_text()))
@@ -582,19 +637,39 @@ class JaxReluProcs:
             notes.append("slope not positive (noise); used the full run's time")
         step_s = slope * steps
         notes.append(f"{m['chunks']} chunks of {m['chunk_size']} seeds")
-        return Timing(self.key, steps, S * G, S * G, step_s, max(0.0, m["run_seconds"] - step_s),
-                      m["compile_seconds"], notes=notes,
-                      extra={"end_to_end_rate": m["trajectory_steps_per_second"], "run_seconds": m["run_seconds"],
-                             "chunk_size": m["chunk_size"], "chunks": m["chunks"], "processes": n})
+        return Timing(
+            self.key,
+            steps,
+            S * G,
+            S * G,
+            step_s,
+            max(0.0, m["run_seconds"] - step_s),
+            m["compile_seconds"],
+            notes=notes,
+            extra={
+                "end_to_end_rate": m["trajectory_steps_per_second"],
+                "run_seconds": m["run_seconds"],
+                "chunk_size": m["chunk_size"],
+                "chunks": m["chunks"],
+                "processes": n,
+            },
+        )
 
 
-PEERS = {"torch_naive": TorchNaive(), "torch_batched": TorchBatched(), "torch_func": TorchFunc(),
-         "jax_per_seed": JaxPerSeed(), "jaxrelu": JaxRelu(), "jaxrelu_procs": JaxReluProcs()}
+PEERS: dict[str, Any] = {  # heterogeneous: Torch*/JaxPerSeed .time/.replay, JaxRelu* .time_study
+    "torch_naive": TorchNaive(),
+    "torch_batched": TorchBatched(),
+    "torch_func": TorchFunc(),
+    "jax_per_seed": JaxPerSeed(),
+    "jaxrelu": JaxRelu(),
+    "jaxrelu_procs": JaxReluProcs(),
+}
 TORCH_PEERS = ("torch_naive", "torch_batched", "torch_func")
 
 
-def agreement(workload, quick: bool = False, impls=tuple(PEERS), seeds: int = 2, steps: int = 12,
-              tolerance: float = 1e-4) -> dict:
+def agreement(
+    workload, quick: bool = False, impls=tuple(PEERS), seeds: int = 2, steps: int = 12, tolerance: float = 1e-4
+) -> dict:
     """Every peer on jaxrelu's own random stream against jaxrelu's final ‖(W, b)‖ and ‖a‖.
 
     The peers get jaxrelu's initial parameters and the batch (and ξ) of every step
@@ -603,17 +678,23 @@ def agreement(workload, quick: bool = False, impls=tuple(PEERS), seeds: int = 2,
     difference per peer (float32 on both sides: expect ~1e-7).
     """
     from jaxrelu.bench import workloads as wl
+
     study = workload.study(quick=quick, seeds=seeds, steps=steps)
     prob = wl.problem(study)
     stream = wl.replay(study, seeds, steps)
     ref_w, ref_a = PEERS["jaxrelu"].replay_study(study)
     w0, _ = wl.final_norms(stream["W0"], stream["a0"], stream.get("b0"))
-    out = {"seeds": seeds, "steps": steps, "tolerance": tolerance, "peers": {},
-           "jaxrelu_moved": float(np.max(np.abs(ref_w / w0[:, None] - 1)))}
+    out: dict[str, Any] = {
+        "seeds": seeds,
+        "steps": steps,
+        "tolerance": tolerance,
+        "peers": {},
+        "jaxrelu_moved": float(np.max(np.abs(ref_w / w0[:, None] - 1))),
+    }
     torch_off = torch_missing() is not None
     for name in impls:
         if not hasattr(PEERS[name], "replay") or (name in TORCH_PEERS and torch_off):
-            continue                             # jaxrelu itself (per process: tests/test_scale.py)
+            continue  # jaxrelu itself (per process: tests/test_scale.py)
         wn, an = PEERS[name].replay(prob, stream)
         err = float(max(np.max(np.abs(wn / ref_w - 1)), np.max(np.abs(an / ref_a - 1))))
         out["peers"][name] = {"max_rel_err": err, "passed": err < tolerance}

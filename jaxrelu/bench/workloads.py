@@ -27,15 +27,17 @@ TOY_Y = [0.345 + v for v in (-2, 1.5, 0, 0, 2, 1, 0, -1, 0, 1, 2, -1)]
 class Workload:
     key: str
     title: str
-    base: dict                        # config dict without run.seeds / run.steps
+    base: dict  # config dict without run.seeds / run.steps
     seeds: int
     steps: int
-    quick: dict = field(default_factory=dict)   # overrides for --quick (sections merged)
+    quick: dict = field(default_factory=dict)  # overrides for --quick (sections merged)
     quick_seeds: int = 8
     quick_steps: int = 30
+    reference: dict | None = None  # section overrides of a run timed beside it (e.g. W5's fixed batch)
 
-    def config(self, *, quick: bool = False, seeds: int | None = None, steps: int | None = None,
-               overrides: dict | None = None) -> dict:
+    def config(
+        self, *, quick: bool = False, seeds: int | None = None, steps: int | None = None, overrides: dict | None = None
+    ) -> dict:
         """The config dict of this workload (``quick`` sizes, explicit seeds/steps, section overrides)."""
         d = copy.deepcopy(self.base)
         for src in ((self.quick if quick else {}), overrides or {}):
@@ -51,6 +53,7 @@ class Workload:
 
     def study(self, **kw):
         from jaxrelu import config
+
         return config.from_dict(self.config(**kw))
 
 
@@ -58,47 +61,93 @@ _REC = {"run": {"records": 2}}
 
 WORKLOADS: dict[str, Workload] = {
     "W1": Workload(
-        "W1", "online teacher-student, d=100, m=8, k=4, batch 1",
-        {**_REC,
-         "task": {"kind": "teacher_student", "input_dim": 100, "teacher_width": 4, "train_size": "online"},
-         "model": {"width": 8, "activation": "relu"},
-         "optimizer": {"lr": 0.005, "batch_size": 1},
-         "record": {"observables": ["population_loss"], "quantiles": []}},
-        seeds=1024, steps=1000,
+        "W1",
+        "online teacher-student, d=100, m=8, k=4, batch 1",
+        {
+            **_REC,
+            "task": {"kind": "teacher_student", "input_dim": 100, "teacher_width": 4, "train_size": "online"},
+            "model": {"width": 8, "activation": "relu"},
+            "optimizer": {"lr": 0.005, "batch_size": 1},
+            "record": {"observables": ["population_loss"], "quantiles": []},
+        },
+        seeds=1024,
+        steps=1000,
         quick={"task": {"input_dim": 20, "teacher_width": 2}, "model": {"width": 4}},
-        quick_seeds=16, quick_steps=40),
+        quick_seeds=16,
+        quick_steps=40,
+    ),
     "W2": Workload(
-        "W2", "wide, d=1000, m=512, batch 64, finite training set n=4096",
-        {"run": {"records": 2, "chunk_size": 64},
-         "task": {"kind": "teacher_student", "input_dim": 1000, "teacher_width": 4, "train_size": 4096},
-         "model": {"width": 512, "activation": "relu", "parametrization": "ntk"},
-         "optimizer": {"lr": 0.002, "batch_size": 64},
-         "record": {"observables": ["weight_norm"], "quantiles": []}},
-        seeds=64, steps=40,
-        quick={"task": {"input_dim": 40, "train_size": 128}, "model": {"width": 16},
-               "optimizer": {"batch_size": 16, "lr": 0.01}, "run": {"chunk_size": None}},
-        quick_seeds=8, quick_steps=12),
+        "W2",
+        "wide, d=1000, m=512, batch 64, finite training set n=4096",
+        {
+            "run": {"records": 2, "chunk_size": 64},
+            "task": {"kind": "teacher_student", "input_dim": 1000, "teacher_width": 4, "train_size": 4096},
+            "model": {"width": 512, "activation": "relu", "parametrization": "ntk"},
+            "optimizer": {"lr": 0.002, "batch_size": 64},
+            "record": {"observables": ["weight_norm"], "quantiles": []},
+        },
+        seeds=64,
+        steps=40,
+        quick={
+            "task": {"input_dim": 40, "train_size": 128},
+            "model": {"width": 16},
+            "optimizer": {"batch_size": 16, "lr": 0.01},
+            "run": {"chunk_size": None},
+        },
+        quick_seeds=8,
+        quick_steps=12,
+    ),
     "W3": Workload(
-        "W3", "1-D toy, full-batch GD, n=12, m=100 with bias",
-        {**_REC,
-         "task": {"kind": "dataset", "inputs": TOY_X, "targets": TOY_Y},
-         "model": {"width": 100, "activation": "relu", "bias": True, "parametrization": "ntk"},
-         "optimizer": {"lr": 0.02, "batch_size": 12},
-         "record": {"observables": ["train_loss"], "quantiles": []}},
-        seeds=4096, steps=300,
-        quick={"model": {"width": 16}}, quick_seeds=32, quick_steps=40),
+        "W3",
+        "1-D toy, full-batch GD, n=12, m=100 with bias",
+        {
+            **_REC,
+            "task": {"kind": "dataset", "inputs": TOY_X, "targets": TOY_Y},
+            "model": {"width": 100, "activation": "relu", "bias": True, "parametrization": "ntk"},
+            "optimizer": {"lr": 0.02, "batch_size": 12},
+            "record": {"observables": ["train_loss"], "quantiles": []},
+        },
+        seeds=4096,
+        steps=300,
+        quick={"model": {"width": 16}},
+        quick_seeds=32,
+        quick_steps=40,
+    ),
     "W4": Workload(
-        "W4", "W1 over a 4x4 lr x label-noise grid (16 points)",
-        {**_REC,
-         "task": {"kind": "teacher_student", "input_dim": 100, "teacher_width": 4, "train_size": "online"},
-         "model": {"width": 8, "activation": "relu"},
-         "optimizer": {"lr": 0.005, "batch_size": 1},
-         "sweep": {"optimizer.lr": [0.001, 0.002, 0.005, 0.01],
-                   "optimizer.label_noise": [0.0, 0.1, 0.3, 1.0]},
-         "record": {"observables": ["population_loss"], "quantiles": []}},
-        seeds=256, steps=400,
+        "W4",
+        "W1 over a 4x4 lr x label-noise grid (16 points)",
+        {
+            **_REC,
+            "task": {"kind": "teacher_student", "input_dim": 100, "teacher_width": 4, "train_size": "online"},
+            "model": {"width": 8, "activation": "relu"},
+            "optimizer": {"lr": 0.005, "batch_size": 1},
+            "sweep": {"optimizer.lr": [0.001, 0.002, 0.005, 0.01], "optimizer.label_noise": [0.0, 0.1, 0.3, 1.0]},
+            "record": {"observables": ["population_loss"], "quantiles": []},
+        },
+        seeds=256,
+        steps=400,
         quick={"task": {"input_dim": 20, "teacher_width": 2}, "model": {"width": 4}},
-        quick_seeds=8, quick_steps=40),
+        quick_seeds=8,
+        quick_steps=40,
+    ),
+    "W5": Workload(  # issue #21: a swept batch size on a finite set, timed beside the fixed largest batch
+        "W5",
+        "batch sizes [1, 4] swept on a finite set n=100, d=50, m=4, k=4 (beside fixed B=4)",
+        {
+            **_REC,
+            "task": {"kind": "teacher_student", "input_dim": 50, "teacher_width": 4, "train_size": 100},
+            "model": {"width": 4, "activation": "relu"},
+            "optimizer": {"lr": 0.01, "batch_size": 4},
+            "sweep": {"optimizer.batch_size": [1, 4]},
+            "record": {"observables": ["train_loss"], "quantiles": []},
+        },
+        seeds=512,
+        steps=2000,
+        quick={"task": {"input_dim": 10, "train_size": 20}},
+        quick_seeds=8,
+        quick_steps=40,
+        reference={"sweep": {}},
+    ),
 }
 
 
@@ -106,25 +155,26 @@ WORKLOADS: dict[str, Workload] = {
 @dataclass
 class Problem:
     """A study as the peer implementations see it (relu, plain SGD, numpy float32)."""
-    kind: str                     # "online" | "finite" | "full"
+
+    kind: str  # "online" | "finite" | "full"
     d: int
     m: int
-    k: int                        # teacher width (0 for a dataset)
-    B: int                        # batch size
-    n: int                        # training-set size (0 online)
+    k: int  # teacher width (0 for a dataset)
+    B: int  # batch size
+    n: int  # training-set size (0 online)
     bias: bool
-    c: float                      # output scale
-    S: int                        # seeds
-    G: int                        # grid points
-    lr: np.ndarray                # (G,)
-    sigma: np.ndarray             # (G,) label-noise SGD σ (zeros when off)
-    label_noise: bool             # draw ξ each step
+    c: float  # output scale
+    S: int  # seeds
+    G: int  # grid points
+    lr: np.ndarray  # (G,)
+    sigma: np.ndarray  # (G,) label-noise SGD σ (zeros when off)
+    label_noise: bool  # draw ξ each step
     init_scale: float
     second_layer_scale: float
     teacher_W: np.ndarray | None  # (k, d)
     teacher_a: np.ndarray | None  # (k,)
-    x_data: np.ndarray | None     # (n, d) for kind "full"
-    y_data: np.ndarray | None     # (n,)
+    x_data: np.ndarray | None  # (n, d) for kind "full"
+    y_data: np.ndarray | None  # (n,)
 
     @property
     def trajectories(self) -> int:
@@ -141,19 +191,33 @@ def problem(study) -> Problem:
     import jax.numpy as jnp
 
     from jaxrelu import engine, tasks
+
     prog, hp = engine.build(study)
     s, t, m, o = prog.step, study.task, study.model, study.optimizer
-    bad = [name for name, cond in [
-        ("activation != relu", m.activation != "relu" or (t.kind == "teacher_student" and t.teacher_activation != "relu")),
-        ("momentum", "optimizer.momentum" in s.on), ("weight decay", "optimizer.weight_decay" in s.on),
-        ("Langevin noise", "optimizer.langevin_temperature" in s.on), ("optimizer other than sgd", o.name != "sgd"),
-        ("loss other than square", not s.loss.square), ("task other than teacher_student or dataset",
-                                                        t.kind not in ("teacher_student", "dataset")),
-        ("step schedule", bool(s.decay_steps)), ("swept batch size", s.masked_batch),
-        ("frozen second layer", not s.train_second_layer), ("task.label_noise", prog.task.label_noise),
-        ("sampling with replacement", prog.task.replacement), ("float64", prog.dtype != "float32"),
-        ("non-gaussian init", m.first_layer_init != "gaussian" or m.second_layer_init != "gaussian"),
-        ("swept init scales", any(k.startswith("model.") for k in study.grid_axes))] if cond]
+    bad = [
+        name
+        for name, cond in [
+            (
+                "activation != relu",
+                m.activation != "relu" or (t.kind == "teacher_student" and t.teacher_activation != "relu"),
+            ),
+            ("momentum", "optimizer.momentum" in s.on),
+            ("weight decay", "optimizer.weight_decay" in s.on),
+            ("Langevin noise", "optimizer.langevin_temperature" in s.on),
+            ("optimizer other than sgd", o.name != "sgd"),
+            ("loss other than square", not s.loss.square),
+            ("task other than teacher_student or dataset", t.kind not in ("teacher_student", "dataset")),
+            ("step schedule", bool(s.decay_steps)),
+            ("swept batch size", s.masked_batch),
+            ("frozen second layer", not s.train_second_layer),
+            ("task.label_noise", prog.task.label_noise),
+            ("sampling with replacement", prog.task.replacement),
+            ("float64", prog.dtype != "float32"),
+            ("non-gaussian init", m.first_layer_init != "gaussian" or m.second_layer_init != "gaussian"),
+            ("swept init scales", any(k.startswith("model.") for k in study.grid_axes)),
+        ]
+        if cond
+    ]
     if bad:
         raise Unsupported("peers do not implement: " + ", ".join(bad))
     kind = "online" if prog.task.online else ("full" if prog.task.full_batch else "finite")
@@ -161,15 +225,26 @@ def problem(study) -> Problem:
     shared = tasks.make_shared(shared_key, t, jnp.float32)
     f32 = lambda a: None if a is None else np.array(a, np.float32)  # writable copies
     return Problem(
-        kind=kind, d=prog.task.input_dim, m=prog.width, k=t.teacher_width if t.kind == "teacher_student" else 0,
-        B=prog.task.batch_max, n=prog.task.train_size, bias=prog.bias, c=float(s.c),
-        S=study.run.seeds, G=prog.grid_size, lr=f32(hp["optimizer.lr"]),
-        sigma=f32(hp["optimizer.label_noise"]), label_noise="optimizer.label_noise" in s.on,
-        init_scale=float(m.init_scale), second_layer_scale=float(m.second_layer_scale),
+        kind=kind,
+        d=prog.task.input_dim,
+        m=prog.width,
+        k=t.teacher_width if t.kind == "teacher_student" else 0,
+        B=prog.task.batch_max,
+        n=prog.task.train_size,
+        bias=prog.bias,
+        c=float(s.c),
+        S=study.run.seeds,
+        G=prog.grid_size,
+        lr=f32(hp["optimizer.lr"]),
+        sigma=f32(hp["optimizer.label_noise"]),
+        label_noise="optimizer.label_noise" in s.on,
+        init_scale=float(m.init_scale),
+        second_layer_scale=float(m.second_layer_scale),
         teacher_W=f32(shared.teacher["W"]) if shared.teacher is not None else None,
         teacher_a=f32(shared.teacher["a"]) if shared.teacher is not None else None,
         x_data=f32(shared.x_train) if kind == "full" else None,
-        y_data=f32(shared.y_train) if kind == "full" else None)
+        y_data=f32(shared.y_train) if kind == "full" else None,
+    )
 
 
 # ==================================================================== cost model
@@ -190,9 +265,14 @@ def costs(p: Problem) -> dict:
     per_seed = (2 * B * d * k + 3 * B * k) if p.kind == "online" else 0
     normals = (B * d if p.kind == "online" else 0) + (B if p.label_noise else 0)
     setup = n_params - m + (p.n * d + p.n if p.kind == "finite" else 0)
-    return {"normals_per_seed_step": normals, "flops_per_traj_step": per_traj,
-            "flops_per_seed_step": per_seed, "matmul_flops_per_traj_step": 4 * B * d * m,
-            "setup_normals_per_seed": setup, "params_per_traj": n_params}
+    return {
+        "normals_per_seed_step": normals,
+        "flops_per_traj_step": per_traj,
+        "flops_per_seed_step": per_seed,
+        "matmul_flops_per_traj_step": 4 * B * d * m,
+        "setup_normals_per_seed": setup,
+        "params_per_traj": n_params,
+    }
 
 
 def roofline_seconds(p: Problem, steps: int, sampler_rate: float, matmul_rate: float) -> float:
@@ -222,6 +302,7 @@ def replay(study, seeds: int, steps: int) -> dict:
     import jax.numpy as jnp
 
     from jaxrelu import engine, model, tasks
+
     prog, hp = engine.build(study)
     dt = jnp.float32
     seeds_key, shared_key = jax.random.split(jax.random.PRNGKey(study.run.seed))
@@ -232,9 +313,17 @@ def replay(study, seeds: int, steps: int) -> dict:
 
     def one_seed(k):
         sk = jax.random.fold_in(seeds_key, k)
-        p = model.init(jax.random.fold_in(sk, engine.INIT), width=prog.width, input_dim=prog.task.input_dim,
-                       bias=prog.bias, first_layer=prog.first_layer, second_layer=prog.second_layer,
-                       init_scale=scale, second_layer_scale=scale2, dtype=dt)
+        p = model.init(
+            jax.random.fold_in(sk, engine.INIT),
+            width=prog.width,
+            input_dim=prog.task.input_dim,
+            bias=prog.bias,
+            first_layer=prog.first_layer,
+            second_layer=prog.second_layer,
+            init_scale=scale,
+            second_layer_scale=scale2,
+            dtype=dt,
+        )
         per = tasks.make_seed_data(jax.random.fold_in(sk, engine.DATA), shared, prog.task, dt)
         data = shared._replace(**per)
 
@@ -249,6 +338,7 @@ def replay(study, seeds: int, steps: int) -> dict:
                 x, y = tasks.sample_batch(prog.task, data, kb, jax.random.fold_in(sk, engine.SHUFFLE), t, B, None, dt)
             kl, _ = jax.random.split(ks)
             return x, y, jax.random.normal(kl, y.shape, dt)
+
         x, y, xi = jax.vmap(at)(jnp.arange(steps, dtype=jnp.int32))
         return p, x, y, xi
 

@@ -8,8 +8,8 @@ for one trajectory at one grid point: ``spec`` the static :class:`StepSpec`, ``s
 a :class:`Sampler` of the task's data at step t, ``keys = (k_batch, k_step)`` the
 trajectory's keys of step t (for its data and for its own noise), ``hp`` the grid
 point's traced hyperparameters.  Built-ins: ``sgd`` (:mod:`.sgd`), ``sde`` and ``flow``
-(:mod:`.sde`), ``svag`` (:mod:`.svag`); ``optimizer.method`` names one, or several as a
-grid axis (every listed dynamics runs and the grid point's is selected).
+(:mod:`.sde`), ``sde_exact`` (:mod:`.sde_exact`), ``svag`` (:mod:`.svag`); ``optimizer.method``
+names one, or several as a grid axis (every listed dynamics runs and the grid point's is selected).
 
 Shared pieces, with θ the trainable parameters and a batch {(x_i, y_i)}_{i<B}
 (:mod:`jaxrelu.conventions`):
@@ -20,6 +20,13 @@ Shared pieces, with θ the trainable parameters and a batch {(x_i, y_i)}_{i<B}
     u_a    ← r u_a                               (per-layer rates: ``optimizer.second_layer_lr_ratio`` = r)
     θ      ← θ + u + Δ                           (noise models, :mod:`.noise`: Langevin √(2 η_ℓ T) ζ,
                                                   Anti-PGD, α-stable, Student-t)
+    w_j    ← ρ w_j / ‖w_j‖                       (spherical SGD, ``optimizer.sphere_radius`` = ρ > 0: each
+                                                  first-layer row back on its sphere, :func:`project_rows`,
+                                                  after every update: every substep of sde/flow)
+
+Data repetition (``optimizer.repeat`` = r, online SGD): step t uses the fresh batch of step
+⌊t/r⌋·r, so each batch serves r consecutive steps (the labels' own noise, label flips and the
+noise models stay fresh at every step); r = 1 is plain online SGD, bit for bit.
 
 ℓ the task's loss (:mod:`jaxrelu.losses`); opt one optimiser, or the grid point's of several
 when ``optimizer.name`` is a grid axis; η_ℓ the layer's rate (η_t, or r η_t for the second layer);
@@ -32,14 +39,16 @@ from the seed's key for step t only, so they are shared by every grid point of a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrelu import losses, model, optimizers, rng
+from jaxrelu import activations, losses, model, optimizers, rng
+from jaxrelu.config import ConfigError
 from jaxrelu.dynamics import noise
 from jaxrelu.registry import DYNAMICS
 
@@ -53,6 +62,7 @@ class Dynamics:
     (``task.population_rows``); ``rows``: batches of ``batch_max`` rows it holds at once
     (memory model); ``ode``: the teacher–student ODE describes it.
     """
+
     name: str
     step: Callable
     batch: bool = False
@@ -61,8 +71,9 @@ class Dynamics:
     ode: bool = False
 
 
-def register(name: str, step: Callable, *, batch: bool = False, population: bool = False, rows: int = 1,
-             ode: bool = False) -> Dynamics:
+def register(
+    name: str, step: Callable, *, batch: bool = False, population: bool = False, rows: int = 1, ode: bool = False
+) -> Dynamics:
     """Register a dynamics ``step`` (see the module docstring) under ``name``; returns the entry."""
     return DYNAMICS.register(name, Dynamics(name, step, batch, population, rows, ode))
 
@@ -70,18 +81,20 @@ def register(name: str, step: Callable, *, batch: bool = False, population: bool
 @dataclass(frozen=True)
 class StepSpec:
     """Static structure of the update (what is switched on; hashable)."""
-    c: float                      # output scale
-    activation: object            # the student's activation entry
-    loss: object                  # the loss entry
-    optimizer: object             # the optimiser entry (the first of ``optimizers``)
+
+    c: float  # output scale
+    activation: activations.Activation  # the student's activation entry
+    loss: losses.Loss  # the loss entry
+    optimizer: optimizers.Optimizer  # the optimiser entry (the first of ``optimizers``)
     train_second_layer: bool
-    on: frozenset                 # dotted keys of the hyperparameters switched on (non-zero or swept)
-    masked_batch: bool            # batch size is a grid axis: mask rows ≥ B
+    on: frozenset  # dotted keys of the hyperparameters switched on (non-zero or swept)
+    masked_batch: bool  # batch size is a grid axis: mask rows ≥ B
     decay_steps: tuple[int, ...]  # step-decay boundaries (empty: constant lr)
-    methods: tuple = ()           # the dynamics entries; several when swept
-    substeps: int = 1             # Euler(-Maruyama) substeps per step for "sde" / "flow"
-    svag_max: int = 1             # largest SVAG l of the grid
-    optimizers: tuple = ()        # the optimiser entries; several when optimizer.name is swept
+    methods: tuple = ()  # the dynamics entries; several when swept
+    substeps: int = 1  # Euler(-Maruyama) substeps per step for "sde" / "flow"
+    svag_max: int = 1  # largest SVAG l of the grid
+    optimizers: tuple = ()  # the optimiser entries; several when optimizer.name is swept
+    repeat: int = 1  # data repetition: each online batch serves this many consecutive steps
 
 
 class Sampler(NamedTuple):
@@ -89,12 +102,18 @@ class Sampler(NamedTuple):
 
     ``batch()``: SGD's batch, x (batch_max, d) and y (batch_max,);
     ``population(key)``: the whole training set, or online ``population_rows`` fresh samples;
-    ``iid(key, rows)``: ``rows`` i.i.d. samples;  ``rows``: SGD's batch_max.
+    ``iid(key, rows)``: ``rows`` i.i.d. samples;  ``rows``: SGD's batch_max;
+    ``task``: the static :class:`~jaxrelu.tasks.TaskSpec` and ``data`` the
+    :class:`~jaxrelu.tasks.TaskData` (teacher, ...), for dynamics built on the task's
+    structure (:mod:`.sde_exact`).
     """
+
     batch: Callable
     population: Callable
     iid: Callable
     rows: int
+    task: object = None
+    data: object = None
 
 
 def batch_loss(spec: StepSpec, params, x, y, mask=None, batch_size=None):
@@ -176,15 +195,17 @@ def _optimise(spec: StepSpec, params, opt_state, grads, hp: dict, lr, grad_fn):
     (every listed optimiser steps its own state with the same gradient; ``select_n`` on the index)."""
     opts = _entries(spec)
     extra = {}
-    if any(o.needs_loss for o in opts):                    # SAM: the gradient at another point
+    if any(o.needs_loss for o in opts):  # SAM: the gradient at another point
         if grad_fn is None:
-            raise ValueError("optimizer.name: this optimiser needs the loss (grad_fn), which this dynamics "
-                             "does not supply; use optimizer.method = 'sgd'")
+            raise ValueError(
+                "optimizer.name: this optimiser needs the loss (grad_fn), which this dynamics "
+                "does not supply; use optimizer.method = 'sgd'"
+            )
         fn = grad_fn
-        if "optimizer.weight_decay" in spec.on:           # the objective the chain's input is the gradient of
+        if "optimizer.weight_decay" in spec.on:  # the objective the chain's input is the gradient of
             lam = hp["optimizer.weight_decay"]
             fn = lambda p, f=fn: jax.tree.map(lambda g, q: g + lam * q, f(p), p)  # noqa: E731
-        if not spec.train_second_layer:                    # a frozen layer is no direction of ascent
+        if not spec.train_second_layer:  # a frozen layer is no direction of ascent
             grads = {**grads, "a": jnp.zeros_like(grads["a"])}
             fn = lambda p, f=fn: {**f(p), "a": jnp.zeros_like(p["a"])}  # noqa: E731
         extra = {"grad_fn": fn}
@@ -220,8 +241,52 @@ def apply_update(spec: StepSpec, params, opt_state, grads, key, hp: dict, lr, gr
     updates, noise_state = noise.add(spec, updates, params, key, hp, lrs, noise_state)
     if not spec.train_second_layer:
         updates = {**updates, "a": jnp.zeros_like(updates["a"])}
-    return optax.apply_updates(params, updates), ((opt_state, noise_state) if stateful else opt_state)
+    params = optax.apply_updates(params, updates)
+    if SPHERE in spec.on:
+        params = {**params, "W": project_rows(params["W"], hp[SPHERE])}
+    return params, ((opt_state, noise_state) if stateful else opt_state)
+
+
+#: spherical SGD's key: the radius each first-layer row is projected back to after every step (0: off)
+SPHERE = "optimizer.sphere_radius"
+
+
+def project_rows(W, radius):
+    """Spherical SGD's retraction: each row w_j of W (m, d) replaced by radius · w_j/‖w_j‖ (a zero row stays 0);
+    W unchanged where ``radius`` (a traced scalar) is 0, so 0 in a sweep is plain SGD."""
+    norm = jnp.linalg.norm(W, axis=1, keepdims=True)
+    projected = W * (radius / jnp.where(norm > 0, norm, 1))
+    return jnp.where(radius > 0, projected, W)
+
+
+def check_variants(study, task, provided, methods) -> None:
+    """ConfigError (one line naming the key) for a training variant the study cannot run:
+    ``optimizer.repeat`` > 1 needs online data and a dynamics reading SGD's batch;
+    ``model.init_overlap`` needs a task with a direction (a teacher, or ``"direction"``)."""
+    o, m = study.optimizer, study.model
+    if o.repeat > 1:
+        if study.task.train_size != "online":
+            raise ConfigError(
+                f"optimizer.repeat: data repetition reuses fresh online batches; task.train_size "
+                f"must be 'online', got {study.task.train_size!r}"
+            )
+        if not all(d.batch for d in methods):
+            raise ConfigError(
+                f"optimizer.repeat: repeats SGD's batch, which the "
+                f"{'/'.join(d.name for d in methods if not d.batch)} dynamics does not read "
+                "(use optimizer.method = 'sgd')"
+            )
+    if m.init_overlap is not None:
+        if not (task.teacher or "direction" in provided):
+            raise ConfigError(
+                f"model.init_overlap: needs a task with a teacher or directions, task.kind = "
+                f"{study.task.kind!r} has neither"
+            )
+        if m.first_layer_init == "orthonormal":
+            raise ConfigError(
+                "model.init_overlap: sets the first-layer rows itself; leave model.first_layer_init = 'gaussian'"
+            )
 
 
 # the built-in dynamics register themselves
-from jaxrelu.dynamics import sde, sgd, svag  # noqa: E402,F401
+from jaxrelu.dynamics import sde, sde_exact, sgd, svag  # noqa: E402,F401

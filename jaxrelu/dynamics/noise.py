@@ -43,8 +43,8 @@ the same ζ, ξ, S and t (common random numbers).  Uniforms and normals are draw
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -60,6 +60,7 @@ class Noise:
     ``init(leaf) -> state`` for a model with state (else None, and ``state`` is None); ``key``: the
     config key of its scale, which switches it on; ``stream``: its key is ``fold_in(step key, stream)``
     (None: the step key itself)."""
+
     name: str
     key: str
     increment: Callable
@@ -71,8 +72,9 @@ class Noise:
 NOISES: dict[str, Noise] = {}
 
 
-def register(name: str, key: str, increment: Callable, *, init: Callable | None = None,
-             stream: int | None = None) -> Noise:
+def register(
+    name: str, key: str, increment: Callable, *, init: Callable | None = None, stream: int | None = None
+) -> Noise:
     """Add (or replace) the noise model ``name`` switched on by config key ``key`` (see :class:`Noise`)."""
     NOISES[name] = Noise(name, key, increment, init, stream)
     return NOISES[name]
@@ -82,7 +84,7 @@ def register(name: str, key: str, increment: Callable, *, init: Callable | None 
 def _open_uniform(key, shape) -> jnp.ndarray:
     """Uniforms on the open interval (0, 1): (24 high bits + ½) / 2²⁴, float32, exact."""
     word = rng.bits(key, shape) >> np.uint32(8)
-    return (word.astype(jnp.float32) + np.float32(0.5)) * np.float32(2.0 ** -24)
+    return (word.astype(jnp.float32) + np.float32(0.5)) * np.float32(2.0**-24)
 
 
 def stable(key, shape, alpha, dtype=jnp.float32) -> jnp.ndarray:
@@ -105,11 +107,11 @@ def stable(key, shape, alpha, dtype=jnp.float32) -> jnp.ndarray:
     w = -jnp.log(_open_uniform(k2, shape).astype(dtype))
     alpha = jnp.asarray(alpha, dtype)
     pi = jnp.asarray(math.pi, dtype)
-    h = jnp.minimum(u, 1 - u)                                 # distance of u to the ends, exact
+    h = jnp.minimum(u, 1 - u)  # distance of u to the ends, exact
     v = pi * (u - 0.5)
-    cos_v = jnp.sin(pi * h)                                   # cos V = sin(π h)
+    cos_v = jnp.sin(pi * h)  # cos V = sin(π h)
     c = jnp.abs(1 - alpha)
-    cos_1a = jnp.sin(pi * (0.5 * (1 - c) + c * h))            # cos((1 − α)V) = sin(π(½ − |1 − α||u − ½|))
+    cos_1a = jnp.sin(pi * (0.5 * (1 - c) + c * h))  # cos((1 − α)V) = sin(π(½ − |1 − α||u − ½|))
     log_mag = -jnp.log(cos_v) / alpha + (1 - alpha) / alpha * (jnp.log(cos_1a) - jnp.log(w))
     return jnp.sin(alpha * v) * jnp.exp(log_mag)
 
@@ -177,14 +179,14 @@ def add(spec, updates: dict, params: dict, key, hp: dict, lrs: dict, state: dict
     if not models:
         return updates, state
     leaves, tree = jax.tree.flatten(params)
-    lr_leaves = tree.flatten_up_to(lrs)
+    # PyTreeDef.flatten_up_to exists at runtime but is missing from jax's stub: hence the ignores
+    lr_leaves = tree.flatten_up_to(lrs)  # type: ignore[attr-defined]
     new_state = dict(state or {})
     for n in models:
         keys = rng.split(key if n.stream is None else rng.fold_in(key, n.stream), len(leaves))
-        old = tree.flatten_up_to(state[n.name]) if n.init is not None else [None] * len(leaves)
+        old = tree.flatten_up_to(state[n.name]) if n.init is not None else [None] * len(leaves)  # type: ignore[attr-defined]
         outs = [n.increment(k, p, lr, hp, s) for k, p, lr, s in zip(keys, leaves, lr_leaves, old)]
         updates = jax.tree.map(jnp.add, updates, jax.tree.unflatten(tree, [o[0] for o in outs]))
         if n.init is not None:
             new_state[n.name] = jax.tree.unflatten(tree, [o[1] for o in outs])
     return updates, new_state
-

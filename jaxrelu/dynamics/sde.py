@@ -39,6 +39,7 @@ def sde_gradient(spec, params, x, y, key, hp: dict, lr, h, noisy: bool = True):
         if noisy and "optimizer.label_noise" in spec.on:
             o = o - c * hp["optimizer.label_noise"] * jnp.sum(rng.normal(kl, (n,), x.dtype) * f)
         return o
+
     return jax.grad(objective)(params)
 
 
@@ -56,7 +57,9 @@ def _euler(noisy: bool):
             kg, kv = rng.split(rng.fold_in(key, j))
             g = sde_gradient(spec, p, x, y, kg, hp, lr, h, noisy)
             return dynamics.apply_update(spec, p, s, g, kv, hp, h)
+
         return jax.lax.fori_loop(0, spec.substeps, sub, (params, opt_state))
+
     return step
 
 

@@ -13,8 +13,10 @@ def step(spec, params, opt_state, sample, keys, t, hp):
 
     def grad_fn(p):
         return dynamics.batch_gradient(spec, p, x, y, k_ln, hp)
-    return dynamics.apply_update(spec, params, opt_state, grad_fn(params), k_lv, hp,
-                                 dynamics.learning_rate(spec, hp, t), grad_fn=grad_fn)
+
+    return dynamics.apply_update(
+        spec, params, opt_state, grad_fn(params), k_lv, hp, dynamics.learning_rate(spec, hp, t), grad_fn=grad_fn
+    )
 
 
 SGD = dynamics.register("sgd", step, batch=True, ode=True)

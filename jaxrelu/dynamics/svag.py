@@ -24,6 +24,7 @@ def step(spec, params, opt_state, sample, keys, t, hp):
     def batches(i):
         k1, k2 = rng.split(rng.fold_in(k_batch, i))
         return sample.iid(k1, rows), sample.iid(k2, rows)
+
     l = hp["optimizer.svag_l"]
     lr = dynamics.learning_rate(spec, hp, t) / l
     r = jnp.sqrt(2 * l - 1)
@@ -37,6 +38,7 @@ def step(spec, params, opt_state, sample, keys, t, hp):
         g = jax.tree.map(lambda a, b: (1 + r) / 2 * a + (1 - r) / 2 * b, g1, g2)
         new = dynamics.apply_update(spec, p, s, g, kv, hp, lr)
         return jax.tree.map(lambda a, b: jnp.where(i < l, a, b), new, (p, s))
+
     return jax.lax.fori_loop(0, spec.svag_max, sub, (params, opt_state))
 
 

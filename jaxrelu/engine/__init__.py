@@ -47,5 +47,20 @@ from jaxrelu.engine.loop import initial_params, run, trace_observables
 from jaxrelu.engine.program import Program, build
 from jaxrelu.engine.trajectory import BLOCKS, DATA, INIT, SHUFFLE, STEPS
 
-__all__ = ["BLOCK", "BLOCKS", "DATA", "INIT", "SHUFFLE", "STEPS", "Program", "build", "chunk_size", "cpu_cores",
-           "init_distributed", "initial_params", "run", "trace_observables", "use_cpu_cores"]
+__all__ = [
+    "BLOCK",
+    "BLOCKS",
+    "DATA",
+    "INIT",
+    "SHUFFLE",
+    "STEPS",
+    "Program",
+    "build",
+    "chunk_size",
+    "cpu_cores",
+    "init_distributed",
+    "initial_params",
+    "run",
+    "trace_observables",
+    "use_cpu_cores",
+]

@@ -41,8 +41,9 @@ def load_checkpoint(path: Path, acc: Accumulators, fingerprint: str):
         with np.load(file, allow_pickle=False) as z:
             position = json.loads(str(z["position"]))
             saved = {k: z[f"acc.{k}"] for k in acc.arrays}
-            leaves = [z[k] for k in sorted((k for k in z.files if k.startswith("state.")),
-                                           key=lambda k: int(k.split(".")[1]))]
+            leaves = [
+                z[k] for k in sorted((k for k in z.files if k.startswith("state.")), key=lambda k: int(k.split(".")[1]))
+            ]
     except Exception as e:  # noqa: BLE001 - a damaged file is reported, never half-used
         raise ResultsError(f"{str(file)!r}: corrupt checkpoint ({type(e).__name__}: {e})") from None
     if position.get("fingerprint") != fingerprint:
@@ -50,7 +51,7 @@ def load_checkpoint(path: Path, acc: Accumulators, fingerprint: str):
     size, c = position["chunk_size"], position["chunk"]
     for k, v in saved.items():
         if k in acc.PER_SEED:
-            acc.arrays[k][c * size: c * size + len(v)] = v
+            acc.arrays[k][c * size : c * size + len(v)] = v
         else:
             acc.arrays[k] = v
     return position, leaves
@@ -66,8 +67,9 @@ def load_chunks(path: Path, acc: Accumulators, chunks, size: int, fingerprint: s
                 written_by = str(z["fingerprint"])
                 saved = {k: z[f"acc.{k}"] for k in acc.PER_SEED if k in acc.arrays}
         except Exception as e:  # noqa: BLE001 - a damaged file is reported, never half-used
-            raise ResultsError(f"{str(file)!r}: corrupt or missing chunk checkpoint "
-                               f"({type(e).__name__}: {e})") from None
+            raise ResultsError(
+                f"{str(file)!r}: corrupt or missing chunk checkpoint ({type(e).__name__}: {e})"
+            ) from None
         if written_by != fingerprint:
             raise _foreign(file)
         for k, v in saved.items():
@@ -86,4 +88,3 @@ def checkpoint_name() -> str:
 def chunk_name(c: int) -> str:
     """The file of finished chunk c's per-seed arrays (chunks belong to one process each)."""
     return f"checkpoint.chunk{c:05d}.npz"
-

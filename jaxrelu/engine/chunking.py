@@ -7,8 +7,9 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxrelu import dynamics
+from jaxrelu import dynamics, tasks
 from jaxrelu.config import SWEEPABLE, Study
+from jaxrelu.engine import batching
 
 
 def n_params(prog) -> int:
@@ -33,22 +34,65 @@ def bytes_per_seed(prog, study: Study) -> int:
     item = jnp.dtype(prog.dtype).itemsize
     d, m, G = prog.task.input_dim, prog.width, prog.grid_size
     n_par = n_params(prog)
-    copies = 3 + prog.needs_init                       # params, grads, updates (and the initial params)
+    copies = 3 + prog.needs_init  # params, grads, updates (and the initial params)
     rows = max(prog.task.batch_max * max(d.rows for d in prog.step.methods), prog.task.population_rows)
     per_traj = n_par * (copies + opt_state_copies(prog)) + rows * (d + 4 * m)
     closed_only = prog.ctx.closed_form and len(prog.observables) == 1
     eval_rows = prog.task.train_size or (0 if closed_only else prog.task.test_size)
     per_traj += 3 * eval_rows * m
     per_seed_data = prog.task.train_size * (d + 2) if prog.task.task.inputs is not None else 0
-    return int((G * per_traj + per_seed_data) * item)
+    return int((G * per_traj + per_seed_data) * item) + cache_bytes_per_seed(prog)
 
 
-CPU_CHUNK_TRAJECTORIES = 1024   # per CPU device at most (jaxrelu bench, W1/W3/W4)
-CPU_STATE_BYTES = 4 * 2**20     # per CPU device: what a chunk's trajectories read and write at every step
+def cache_bytes_per_seed(prog) -> int:
+    """Bytes of a seed's batch cache in the loop carry (:func:`jaxrelu.engine.batching.cache`): the int32
+    epoch permutations of a finite set, (count, n), or (G, 2, n) with a swept batch size."""
+    source = batching.batch_source(prog)
+    if source == "epochs":
+        return 4 * tasks.epochs_spanned(prog.task, prog.task.batch_max) * prog.task.train_size
+    if source == "grid_epochs":
+        return 4 * prog.grid_size * 2 * prog.task.train_size
+    return 0
+
+
+CPU_CHUNK_TRAJECTORIES = 1024  # per CPU device at most (jaxrelu bench, W1/W3/W4)
+CPU_STATE_BYTES = 4 * 2**20  # per CPU device: what a chunk's trajectories read and write at every step
+CPU_MEMORY_BUDGET = 2.0  # GiB: run.memory_budget unset on a CPU
+ACCELERATOR_MEMORY_FRACTION = 0.5  # run.memory_budget unset on a GPU/TPU: this fraction of the free memory
+
+
+def device_free_bytes(devices=None) -> int | None:
+    """Free memory of the local devices, summed: ``bytes_limit − bytes_in_use`` of each device's
+    ``memory_stats()`` (what JAX's allocator may still hand out; on a GPU the limit is the
+    preallocated share of the card).  ``None`` when a device reports no statistics (a CPU)."""
+    total = 0
+    for dev in devices if devices is not None else jax.local_devices():
+        try:
+            st = dev.memory_stats()
+        except Exception:  # noqa: BLE001 - backends without statistics raise or return None
+            st = None
+        if not st or "bytes_limit" not in st:
+            return None
+        total += max(0, int(st["bytes_limit"]) - int(st.get("bytes_in_use", 0)))
+    return total
+
+
+def memory_budget_bytes(study: Study) -> int:
+    """Bytes of simulation state a chunk may take (all local devices together): ``run.memory_budget``
+    GiB; unset, :data:`CPU_MEMORY_BUDGET` GiB on a CPU and :data:`ACCELERATOR_MEMORY_FRACTION` of the
+    local devices' free memory (:func:`device_free_bytes`) on a GPU or TPU (2 GiB where they report none)."""
+    if study.run.memory_budget is not None:
+        return int(study.run.memory_budget * 2**30)
+    if jax.default_backend() != "cpu":
+        free = device_free_bytes()
+        if free:
+            return int(ACCELERATOR_MEMORY_FRACTION * free)
+    return int(CPU_MEMORY_BUDGET * 2**30)
 
 
 def chunk_size(prog, study: Study) -> int:
-    """Seeds per compiled call: ``run.chunk_size``, else from ``run.memory_budget``.
+    """Seeds per compiled call: ``run.chunk_size``, else from the memory budget
+    (:func:`memory_budget_bytes`: ``run.memory_budget``, or from the device's memory).
 
     On a CPU the default also caps a chunk, per device, at :data:`CPU_CHUNK_TRAJECTORIES`
     trajectories (seeds × grid points) and at :data:`CPU_STATE_BYTES` of what they
@@ -63,7 +107,7 @@ def chunk_size(prog, study: Study) -> int:
     if study.run.chunk_size:
         size = study.run.chunk_size
     else:
-        size = int(study.run.memory_budget * 2**30 // bytes_per_seed(prog, study))
+        size = int(memory_budget_bytes(study) // bytes_per_seed(prog, study))
         if jax.default_backend() == "cpu":
             rows = max(prog.task.batch_max, prog.task.population_rows)
             item = jnp.dtype(prog.dtype).itemsize
@@ -72,8 +116,7 @@ def chunk_size(prog, study: Study) -> int:
             size = min(size, max(1, per_dev * n_dev // prog.grid_size))
     size = max(1, min(size, study.run.seeds))
     n_chunks = math.ceil(study.run.seeds / size)
-    if not study.run.chunk_size:              # each process of a multi-process run gets as many chunks
+    if not study.run.chunk_size:  # each process of a multi-process run gets as many chunks
         n_chunks = math.ceil(n_chunks / jax.process_count()) * jax.process_count()
-    size = math.ceil(study.run.seeds / n_chunks)                              # balance the chunks
+    size = math.ceil(study.run.seeds / n_chunks)  # balance the chunks
     return math.ceil(size / n_dev) * n_dev
-

@@ -51,15 +51,22 @@ def compiled(prog, keys, hp, shared, valid):
 
     Returns them with the seconds spent compiling (0 when cached).
     """
-    cache_key = (prog, keys.shape, str(getattr(keys, "sharding", None)),
-                 tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(shared)))
+    cache_key = (
+        prog,
+        keys.shape,
+        str(getattr(keys, "sharding", None)),
+        tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(shared)),
+    )
     if cache_key in COMPILED:
         return COMPILED[cache_key], 0.0
     t0 = time.perf_counter()
-    draw, init, segment, observe = make_fns(prog, getattr(keys, "sharding", None) if jax.local_device_count() > 1 else None)
+    draw, init, segment, observe = make_fns(
+        prog, getattr(keys, "sharding", None) if jax.local_device_count() > 1 else None
+    )
     # each program is compiled for what the one before returns, shardings included
     typed = lambda shapes, shardings: jax.tree.map(  # noqa: E731
-        lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh), shapes, shardings)
+        lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh), shapes, shardings
+    )
     draw_c = jax.jit(draw).lower(keys).compile()
     drawn = typed(jax.eval_shape(draw, keys), draw_c.output_shardings)
     init_c = jax.jit(init, donate_argnums=3).lower(keys, hp, shared, drawn).compile()
@@ -71,4 +78,3 @@ def compiled(prog, keys, hp, shared, valid):
         obs_c = jax.jit(observe).lower(stepped, per_seed, hp, shared, valid, i32).compile()
     COMPILED[cache_key] = (Init(draw_c, init_c), Segment(seg_c, obs_c))
     return COMPILED[cache_key], time.perf_counter() - t0
-

@@ -28,14 +28,18 @@ def make_fns(prog, sharding=None):
     With a ``sharding`` over the seed axis, per-seed arrays are constrained to it
     (statistics over seeds then reduce across devices).
     """
+
     def shard(tree):
         if sharding is None:
             return tree
         return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), tree)
 
     def draw(seed_keys):
-        return shard(jax.vmap(lambda k: tasks.draw_seed_data(rng.fold_in(k, trajectory.DATA), prog.task,
-                                                             jnp.dtype(prog.dtype)))(seed_keys))
+        return shard(
+            jax.vmap(lambda k: tasks.draw_seed_data(rng.fold_in(k, trajectory.DATA), prog.task, jnp.dtype(prog.dtype)))(
+                seed_keys
+            )
+        )
 
     def init(seed_keys, hp, shared, drawn):
         per_seed = jax.vmap(lambda d: tasks.label_seed_data(d, shared, prog.task))(drawn) if drawn else {}
@@ -53,22 +57,29 @@ def make_fns(prog, sharding=None):
         SGD's batch of step t, when made per seed (:func:`batching.batch_source`), is cut from
         the seed's cache and labelled once per seed, then broadcast over the seed's
         grid points before the network sees it: left unbatched over the grid, XLA's
-        CPU dot copies (transposes) W at every step.
+        CPU dot copies (transposes) W at every step.  A swept batch size on a finite set
+        gives each grid point its own batch (:func:`batching.per_point`), (S, G, ...).
         """
         batches = None
         if cache is not None:
-            batches = jax.vmap(lambda c, ps: batching.cache(prog)[2](c, merge_data(shared, ps), t))(cache, per_seed)
+            cut = batching.cache(prog, hp)[2]
+            batches = jax.vmap(lambda c, ps: cut(c, merge_data(shared, ps), t))(cache, per_seed)
+            if G == 1 and batching.per_point(prog):
+                batches = jax.tree.map(lambda a: a[:, 0], batches)
         if G == 1:
             h1 = jax.tree.map(lambda a: a[0], hp)
             return jax.vmap(lambda s, ps, k, b: trajectory.step_one(prog, t, s, merge_data(shared, ps), k, h1, b))(
-                state, per_seed, seed_keys, batches)
+                state, per_seed, seed_keys, batches
+            )
 
         def seed_fn(st, ps, k, b):
             data = merge_data(shared, ps)
             if b is None:
                 return jax.vmap(lambda s, h: trajectory.step_one(prog, t, s, data, k, h, None))(st, hp)
-            b = jax.tree.map(lambda a: jnp.broadcast_to(a, (G,) + a.shape), b)
+            if not batching.per_point(prog):
+                b = jax.tree.map(lambda a: jnp.broadcast_to(a, (G,) + a.shape), b)
             return jax.vmap(lambda s, h, bb: trajectory.step_one(prog, t, s, data, k, h, bb))(st, hp, b)
+
         return jax.vmap(seed_fn)(state, per_seed, seed_keys, batches)
 
     def advance(t0, t1, dyn, per_seed, seed_keys, hp, shared):
@@ -83,13 +94,14 @@ def make_fns(prog, sharding=None):
         if batching.batch_source(prog) is None:
             out = jax.lax.fori_loop(t0, t1, lambda t, s: step_all(t, s, per_seed, seed_keys, hp, shared, None), dyn)
         else:
-            tag, make, _ = batching.cache(prog)
+            tag, make, _ = batching.cache(prog, hp)
             make_all = jax.vmap(make, in_axes=(0, None))
 
             def body(t, carry):
                 s, c, c_tag = carry
-                c = jax.lax.cond((tag(t) != c_tag) | (t == t0), lambda: make_all(seed_keys, t), lambda: c)
+                c = jax.lax.cond(jnp.any(tag(t) != c_tag) | (t == t0), lambda: make_all(seed_keys, t), lambda: c)
                 return step_all(t, s, per_seed, seed_keys, hp, shared, c), c, tag(t)
+
             c0 = jax.tree.map(jnp.zeros_like, jax.eval_shape(make_all, seed_keys, t0))
             out = jax.lax.fori_loop(t0, t1, body, (dyn, c0, tag(t0)))[0]
         return jax.tree.map(lambda a: a[:, None], out) if G == 1 else out
@@ -107,14 +119,18 @@ def make_fns(prog, sharding=None):
         """(S, G, n_obs) float64 observables and (S, G) health flags, one seed at a time (``lax.map``):
         each seed's values come from the same compiled computation whatever the chunk, vmap width or
         device count, so they are bitwise independent of them."""
+
         def one_seed(args):
             p, p0, ps = _f64(args)
             data = merge_data(shared, ps)
 
             def one(q, q0, h):
-                return trajectory.observe_one(prog, {"params": q, **({"params0": q0} if prog.needs_init else {})},
-                                              data, h)
+                return trajectory.observe_one(
+                    prog, {"params": q, **({"params0": q0} if prog.needs_init else {})}, data, h
+                )
+
             return jax.vmap(one)(p, p0, hp)
+
         return jax.lax.map(one_seed, (params, params0, per_seed))
 
     def observe(state, per_seed, hp, shared, valid, rec):
@@ -124,10 +140,15 @@ def make_fns(prog, sharding=None):
         args = (state["params"], state.get("params0", state["params"]), per_seed)
         if sharding is None:
             vals, ok = values(*args, hp64, shared64)
-        else:                                   # each device its own seeds: no collective inside the loop
+        else:  # each device its own seeds: no collective inside the loop
             spec = jax.sharding.PartitionSpec("seeds")
-            vals, ok = jax.shard_map(lambda p, p0, ps: values(p, p0, ps, hp64, shared64), mesh=sharding.mesh,
-                                     in_specs=(spec, spec, spec), out_specs=(spec, spec), check_vma=False)(*args)
+            vals, ok = jax.shard_map(
+                lambda p, p0, ps: values(p, p0, ps, hp64, shared64),
+                mesh=sharding.mesh,
+                in_specs=(spec, spec, spec),
+                out_specs=(spec, spec),
+                check_vma=False,
+            )(*args)
         alive = state["alive"] & ok
         mask = alive & valid[:, None]
         fpt = state["fpt"]
@@ -135,10 +156,13 @@ def make_fns(prog, sharding=None):
             crossed = mask & ((vals[..., i] <= thr) if below else (vals[..., i] >= thr))
             fpt = fpt.at[..., j].set(jnp.where((fpt[..., j] < 0) & crossed, rec, fpt[..., j]))
         m3 = jnp.broadcast_to(mask[..., None], vals.shape)
-        summary = {"moments": stats.moments(vals, m3, axis=0),
-                   "diverged": jnp.sum(valid[:, None] & ~alive, axis=0),
-                   "hist": tuple(stats.histogram(vals[..., i], mask, jnp.asarray(e, vals.dtype), axis=0)
-                                 for i, e in prog.histograms)}
+        summary = {
+            "moments": stats.moments(vals, m3, axis=0),
+            "diverged": jnp.sum(valid[:, None] & ~alive, axis=0),
+            "hist": tuple(
+                stats.histogram(vals[..., i], mask, jnp.asarray(e, vals.dtype), axis=0) for i, e in prog.histograms
+            ),
+        }
         if prog.return_values:
             summary["values"] = jnp.where(m3, vals, jnp.nan)
         return shard({"alive": alive, "fpt": fpt}), summary

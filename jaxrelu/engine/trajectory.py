@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from jaxrelu import dynamics, model, rng, tasks
 
-INIT, DATA, SHUFFLE, STEPS, BLOCKS = 0, 1, 2, 3, 4      # per-seed key streams
+INIT, DATA, SHUFFLE, STEPS, BLOCKS = 0, 1, 2, 3, 4  # per-seed key streams
 
 
 def data_noise(prog, hp):
@@ -25,10 +25,19 @@ def data_noise(prog, hp):
 
 def init_one(prog, seed_key, hp, shared):
     """Initial state of one trajectory at one grid point."""
-    params = model.init(rng.fold_in(seed_key, INIT), width=prog.width, input_dim=prog.task.input_dim,
-                        bias=prog.bias, first_layer=prog.first_layer, second_layer=prog.second_layer,
-                        init_scale=hp["model.init_scale"], second_layer_scale=hp["model.second_layer_scale"],
-                        dtype=jnp.dtype(prog.dtype))
+    params = model.init(
+        rng.fold_in(seed_key, INIT),
+        width=prog.width,
+        input_dim=prog.task.input_dim,
+        bias=prog.bias,
+        first_layer=prog.first_layer,
+        second_layer=prog.second_layer,
+        init_scale=hp["model.init_scale"],
+        second_layer_scale=hp["model.second_layer_scale"],
+        dtype=jnp.dtype(prog.dtype),
+        overlap=prog.init_overlap,
+        direction=None if prog.init_overlap is None else shared.first_direction(),
+    )
     state = {"params": params, "opt": dynamics.init_state(prog.step, params, hp)}
     if prog.needs_init:
         state["params0"] = params
@@ -45,6 +54,8 @@ def step_one(prog, t, state, data, seed_key, hp, batch=None):
     """
     key = rng.fold_in(rng.fold_in(seed_key, STEPS), t)
     k_batch, k_step = rng.split(key)
+    if prog.step.repeat > 1 and prog.task.online:  # data repetition: the batch of step ⌊t/r⌋·r (jaxrelu.dynamics)
+        k_batch = rng.split(rng.fold_in(rng.fold_in(seed_key, STEPS), (t // prog.step.repeat) * prog.step.repeat))[0]
     dn, dt, task = data_noise(prog, hp), jnp.dtype(prog.dtype), prog.task
     p, s = state["params"], state["opt"]
 
@@ -53,12 +64,17 @@ def step_one(prog, t, state, data, seed_key, hp, batch=None):
             return batch["x"], (batch["y"] + dn * batch["e"] if dn is not None else batch["y"])
         bs = hp["optimizer.batch_size"].astype(jnp.int32) if prog.step.masked_batch else task.batch_max
         return tasks.sample_batch(task, data, k_batch, rng.fold_in(seed_key, SHUFFLE), t, bs, dn, dt)
+
     sample = dynamics.Sampler(
-        batch=sgd_batch, rows=task.batch_max,
+        batch=sgd_batch,
+        rows=task.batch_max,
         population=lambda k: tasks.full_sample(task, data, k, task.population_rows, dn, dt),
-        iid=lambda k, rows: tasks.sample_iid(task, data, k, rows, dn, dt))
+        iid=lambda k, rows: tasks.sample_iid(task, data, k, rows, dn, dt),
+        task=task,
+        data=data,
+    )
     outs = [d.step(prog.step, p, s, sample, (k_batch, k_step), t, hp) for d in prog.step.methods]
-    if len(outs) > 1:                         # the method is a grid axis: select this point's
+    if len(outs) > 1:  # the method is a grid axis: select this point's
         which = hp["optimizer.method"].astype(jnp.int32)
         outs = [jax.tree.map(lambda *xs: jax.lax.select_n(which, *xs), *outs)]
     p, s = outs[0]

@@ -2,6 +2,6 @@
 
 ``jaxrelu experiments`` lists them (modules whose names start with ``_``, such as
 the scripts' shared helper :mod:`jaxrelu.experiments._common`, are not studies).
-Their write-ups and measured numbers are in ``experiments/README.md`` of the
+Their write-ups and measured numbers are in ``docs/experiments/`` (one page each) of the
 source repository.
 """

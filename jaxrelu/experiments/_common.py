@@ -23,11 +23,18 @@ from pathlib import Path
 SOURCE_HELP = "re-analyse the results saved in DIR by an earlier run instead of simulating"
 
 
-def parser(name: str, doc: str | None, *, quick_help: str = "tiny sizes (a smoke test)",
-           seeds_help: str = "seeds per grid point", steps_help: str | None = None,
-           set_example: str | None = "model.width=64", source: bool = False,
-           out_help: str = "results folder (default: a fresh folder under runs/)",
-           **defaults) -> argparse.ArgumentParser:
+def parser(
+    name: str,
+    doc: str | None,
+    *,
+    quick_help: str = "tiny sizes (a smoke test)",
+    seeds_help: str = "seeds per grid point",
+    steps_help: str | None = None,
+    set_example: str | None = "model.width=64",
+    source: bool = False,
+    out_help: str = "results folder (default: a fresh folder under runs/)",
+    **defaults,
+) -> argparse.ArgumentParser:
     """The command line shared by the scripts, ``jaxrelu run NAME [options]``.
 
     Options: ``--quick``, ``--out``, ``--figures`` (a Path, default ``figures/NAME``),
@@ -43,14 +50,24 @@ def parser(name: str, doc: str | None, *, quick_help: str = "tiny sizes (a smoke
     p = argparse.ArgumentParser(prog=f"jaxrelu run {name}", description=lines[0] if lines else None)
     p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--out", default=None, help=out_help)
-    p.add_argument("--figures", type=Path, default=Path("figures") / name, metavar="DIR",
-                   help=f"figure folder (default figures/{name})")
+    p.add_argument(
+        "--figures",
+        type=Path,
+        default=Path("figures") / name,
+        metavar="DIR",
+        help=f"figure folder (default figures/{name})",
+    )
     p.add_argument("--seeds", type=int, default=None, help=seeds_help)
     if steps_help is not None:
         p.add_argument("--steps", type=int, default=None, help=steps_help)
     if set_example is not None:
-        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help=f"override a config key of every run (repeatable), e.g. --set {set_example}")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help=f"override a config key of every run (repeatable), e.g. --set {set_example}",
+        )
     if source:
         p.add_argument("--from", dest="source", default=None, metavar="DIR", help=SOURCE_HELP)
     p.set_defaults(**defaults)
@@ -69,6 +86,7 @@ def results_dir(name: str, out: str | Path | None = None, *, source: str | Path 
     if source is not None:
         return Path(source)
     from jaxrelu import cli
+
     path = Path(out) if out is not None else cli.fresh_out(name)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise SystemExit(f"error: output directory {str(path)!r} is not empty; choose another --out")
@@ -81,6 +99,7 @@ def run_or_load(data: dict, out: Path, key: str, *, overrides=(), source: str | 
     with ``source`` (``--from``) load ``out/key`` instead.  Returns the :class:`jaxrelu.Results`."""
     import jaxrelu
     from jaxrelu import config
+
     if source is not None:
         return jaxrelu.load(Path(out) / key)
     res = jaxrelu.run(config.from_dict(data, overrides=list(overrides)))

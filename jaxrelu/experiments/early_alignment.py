@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -45,26 +46,32 @@ from jaxrelu.plot import DPI, OKABE_ITO, new_figure
 NAME = "early_alignment"
 X, Y = [-0.75, -0.5, 0.125], [1.1, 0.1, 0.8]
 WIDTH = 50
-LR = 2e-3                                    # = 1e-3 on their mean((f − y)²)
+LR = 2e-3  # = 1e-3 on their mean((f − y)²)
 LAMBDAS = [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0]
 THRESHOLD = 1e-3
-SPURIOUS = 0.0875                            # the ½-MSE of the spurious stationary point (measured)
+SPURIOUS = 0.0875  # the ½-MSE of the spurious stationary point (measured)
 INITS = ("balanced", "unbalanced")
 
 
-def base_config(init: str, batch: int, noises, seeds: int, steps: int, records: int,
-                lambdas=None, lam=None) -> dict:
+def base_config(init: str, batch: int, noises, seeds: int, steps: int, records: int, lambdas=None, lam=None) -> dict:
     """One program: ``lambdas`` on a grid axis (balanced) or one λ (unbalanced: a also scales with λ)."""
     d = {
         "description": f"{NAME} {init} B={batch}",
         "run": {"seeds": seeds, "steps": steps, "records": records, "seed": 0},
         "task": {"kind": "dataset", "inputs": [[v] for v in X], "targets": Y},
-        "model": {"width": WIDTH, "bias": True, "init_scale": 0.1,
-                  "second_layer_init": "balanced" if init == "balanced" else "gaussian"},
+        "model": {
+            "width": WIDTH,
+            "bias": True,
+            "init_scale": 0.1,
+            "second_layer_init": "balanced" if init == "balanced" else "gaussian",
+        },
         "optimizer": {"lr": LR, "batch_size": batch},
         "sweep": {},
-        "record": {"observables": ["train_loss"], "keep_per_seed": ["train_loss"],
-                   "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95]},
+        "record": {
+            "observables": ["train_loss"],
+            "keep_per_seed": ["train_loss"],
+            "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
+        },
     }
     if lambdas is not None:
         d["sweep"]["model.init_scale"] = [lam_ / np.sqrt(WIDTH) for lam_ in lambdas]
@@ -90,14 +97,24 @@ def binomial(k: int, n: int) -> dict:
         return {"k": 0, "n": 0}
     bt = stats.binomtest(k, n)
     w, cp = bt.proportion_ci(0.95, method="wilson"), bt.proportion_ci(0.95, method="exact")
-    return {"k": k, "n": n, "p": k / n, "wilson95": [float(w.low), float(w.high)],
-            "clopper_pearson95": [float(cp.low), float(cp.high)]}
+    return {
+        "k": k,
+        "n": n,
+        "p": k / n,
+        "wilson95": [float(w.low), float(w.high)],
+        "clopper_pearson95": [float(cp.low), float(cp.high)],
+    }
 
 
 def main(argv=None) -> int:
-    p = common.parser(NAME, __doc__, seeds_help="seeds per grid point (default 32)",
-                      steps_help="steps (default 160000 = time 320 at lr 2e-3)", set_example="model.width=200",
-                      source=True)
+    p = common.parser(
+        NAME,
+        __doc__,
+        seeds_help="seeds per grid point (default 32)",
+        steps_help="steps (default 160000 = time 320 at lr 2e-3)",
+        set_example="model.width=200",
+        source=True,
+    )
     p.add_argument("--noise", type=float, default=0.3, help="label-noise sigma of the GD + label-noise runs")
     args = p.parse_args(argv)
     out = common.results_dir(NAME, args.out, source=args.source)
@@ -118,26 +135,36 @@ def main(argv=None) -> int:
     seconds: dict = {}
     step = None
     for init in INITS:
-        for batch, nz in ((len(X), noises),) + (() if args.quick else ((1, [0.0]),)):   # quick: GD only
+        for batch, nz in ((len(X), noises),) + (() if args.quick else ((1, [0.0]),)):  # quick: GD only
             t0 = time.perf_counter()
             tag = "GD" if batch == len(X) else "SGD"
             cfgs = CONFIGS[:2] if batch == len(X) else CONFIGS[2:]
             if init == "balanced":
-                groups = [(obtain(f"{init}_{tag}", base_config(init, batch, nz, seeds, steps, records,
-                                                               lambdas=lambdas)), None)]
+                groups: list[tuple[Any, float | None]] = [
+                    (
+                        obtain(f"{init}_{tag}", base_config(init, batch, nz, seeds, steps, records, lambdas=lambdas)),
+                        None,
+                    )
+                ]
             else:
-                groups = [(obtain(f"{init}_{tag}_lambda{lam:g}", base_config(init, batch, nz, seeds, steps,
-                                                                             records, lam=lam)), lam)
-                          for lam in lambdas]
-            for res, lam in groups:
+                groups = [
+                    (
+                        obtain(
+                            f"{init}_{tag}_lambda{lam:g}", base_config(init, batch, nz, seeds, steps, records, lam=lam)
+                        ),
+                        lam,
+                    )
+                    for lam in lambdas
+                ]
+            for res, _lam in groups:
                 step = np.asarray(res.step, np.float64)
-                ps = np.asarray(res["train_loss.per_seed"], np.float64)   # (*grid, seeds, R)
-                if init == "balanced":                                    # grid (λ[, noise])
+                ps = np.asarray(res["train_loss.per_seed"], np.float64)  # (*grid, seeds, R)
+                if init == "balanced":  # grid (λ[, noise])
                     ps = ps if ps.ndim == 4 else ps[:, None]
                     for ci, c in enumerate(cfgs):
                         times[init][c] = [escape_times(ps[li, ci], step) for li in range(len(lambdas))]
                         finals[init][c] = [ps[li, ci, :, -1] for li in range(len(lambdas))]
-                else:                                                     # grid (noise) or none
+                else:  # grid (noise) or none
                     ps = ps if ps.ndim == 3 else ps[None]
                     for ci, c in enumerate(cfgs):
                         times[init][c].append(escape_times(ps[ci], step))
@@ -147,8 +174,18 @@ def main(argv=None) -> int:
 
     # ------------------------------------------------------------------ numbers
     censor = float(step[-1])
-    summary = {"width": WIDTH, "lr_ours": LR, "lr_theirs": LR / 2, "threshold": THRESHOLD, "steps": int(censor),
-               "seeds": seeds, "lambdas": lambdas, "overrides": args.set, "seconds": seconds, "phase": {}}
+    summary = {
+        "width": WIDTH,
+        "lr_ours": LR,
+        "lr_theirs": LR / 2,
+        "threshold": THRESHOLD,
+        "steps": int(censor),
+        "seeds": seeds,
+        "lambdas": lambdas,
+        "overrides": args.set,
+        "seconds": seconds,
+        "phase": {},
+    }
     for init in INITS:
         for c in CONFIGS:
             for li, lam in enumerate(lambdas):
@@ -161,15 +198,18 @@ def main(argv=None) -> int:
                 row["final_loss_median"] = float(np.nanmedian(fin))
                 if k:
                     row["median_escape_step"] = analysis.median_survival(T[ok], censor).estimate
-                    row["escape_step_q05_q95_of_escaped"] = [float(np.quantile(T[np.isfinite(T)], q))
-                                                             for q in (0.05, 0.95)]
+                    row["escape_step_q05_q95_of_escaped"] = [
+                        float(np.quantile(T[np.isfinite(T)], q)) for q in (0.05, 0.95)
+                    ]
                 summary["phase"][f"{init} | {c} | lambda={lam:g}"] = row
     # seed-by-seed agreement of outcomes (same initial weights)
     agree = {}
     for init in INITS:
         for c in CONFIGS[1:]:
-            same = [np.mean(np.isfinite(times[init][CONFIGS[0]][li]) == np.isfinite(times[init][c][li]))
-                    for li in range(len(lambdas))]
+            same = [
+                np.mean(np.isfinite(times[init][CONFIGS[0]][li]) == np.isfinite(times[init][c][li]))
+                for li in range(len(lambdas))
+            ]
             agree[f"{init} | {CONFIGS[0]} vs {c}"] = [float(v) for v in same]
     summary["same_outcome_fraction_per_lambda"] = agree
     # balanced vs unbalanced: seed k has the same (w_j, b_j) in both (a_j differs), so compare outcomes paired:
@@ -179,10 +219,14 @@ def main(argv=None) -> int:
         eb, eu = np.isfinite(times["balanced"]["GD"][li]), np.isfinite(times["unbalanced"]["GD"][li])
         only_b, only_u = int(np.sum(eb & ~eu)), int(np.sum(eu & ~eb))
         summary["balanced_vs_unbalanced_GD"][f"lambda={lam:g}"] = {
-            "balanced": float(eb.mean()), "unbalanced": float(eu.mean()),
-            "only_balanced_escaped": only_b, "only_unbalanced_escaped": only_u,
+            "balanced": float(eb.mean()),
+            "unbalanced": float(eu.mean()),
+            "only_balanced_escaped": only_b,
+            "only_unbalanced_escaped": only_u,
             "mcnemar_exact_p": float(stats.binomtest(min(only_b, only_u), only_b + only_u).pvalue)
-            if only_b + only_u else 1.0}
+            if only_b + only_u
+            else 1.0,
+        }
 
     # ------------------------------------------------------------------ figures
     fig_dir = args.figures
@@ -198,8 +242,17 @@ def main(argv=None) -> int:
             lo = np.array([r["wilson95"][0] for r in rows])
             hi = np.array([r["wilson95"][1] for r in rows])
             xs = lam * (1 + 0.03 * (j - 1))
-            ax.errorbar(xs, pp, yerr=[pp - lo, hi - pp], marker="os^"[j], ms=5, capsize=3, color=col,
-                        ls=["-", "--", ":"][j], label=c)
+            ax.errorbar(
+                xs,
+                pp,
+                yerr=[pp - lo, hi - pp],
+                marker="os^"[j],
+                ms=5,
+                capsize=3,
+                color=col,
+                ls=["-", "--", ":"][j],
+                label=c,
+            )
         ax.set_xscale("log")
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("init scale λ (entries ~ N(0, λ²/m))")
@@ -207,8 +260,11 @@ def main(argv=None) -> int:
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel(f"P(train loss < {THRESHOLD:g} by step {int(censor)})")
     axes[0].legend(fontsize="small", loc="upper left")
-    fig.suptitle(f"Escape probability from the spurious point: 3 points, m = {WIDTH}, lr = {LR:g}, "
-                 f"{seeds} seeds per point (Wilson 95 % bars)", fontsize="medium")
+    fig.suptitle(
+        f"Escape probability from the spurious point: 3 points, m = {WIDTH}, lr = {LR:g}, "
+        f"{seeds} seeds per point (Wilson 95 % bars)",
+        fontsize="medium",
+    )
     path = fig_dir / "phase_diagram.png"
     fig.savefig(path, dpi=DPI)
     written.append(path)
@@ -222,7 +278,7 @@ def main(argv=None) -> int:
             T = times[init]["GD"][li]
             T = T[~np.isnan(T)]
             if not np.isfinite(T).any():
-                continue                     # never escaped: flat at 1 (see the phase diagram)
+                continue  # never escaped: flat at 1 (see the phase diagram)
             km = analysis.kaplan_meier(T, censor)
             t = np.concatenate([[0.0], km.time, [censor]])
             s = np.concatenate([[1.0], km.survival, [km.survival[-1]]])

@@ -49,7 +49,7 @@ INITS = {
     "standard": {"init_scale": 1.0, "second_layer_scale": 1 / np.sqrt(WIDTH), "lrs": [0.02, 0.1, 0.14, 0.2, 0.3]},
     "small": {"init_scale": 0.3, "second_layer_scale": 0.05, "lrs": [0.05, 0.3, 0.4, 0.5, 0.7]},
 }
-EDGE = 0.1                                   # "at the edge": |sharpness·lr/2 − 1| ≤ EDGE
+EDGE = 0.1  # "at the edge": |sharpness·lr/2 − 1| ≤ EDGE
 
 
 def base_config(init: str, lrs, seeds: int, steps: int, records: int) -> dict:
@@ -57,14 +57,25 @@ def base_config(init: str, lrs, seeds: int, steps: int, records: int) -> dict:
     return {
         "description": f"{NAME}",
         "run": {"seeds": seeds, "steps": steps, "records": records, "seed": 0},
-        "task": {"kind": "dataset", "inputs": [[float(v)] for v in x],
-                 "targets": [float(np.sin(np.pi * v)) for v in x]},
-        "model": {"width": WIDTH, "bias": True, "init_scale": INITS[init]["init_scale"],
-                  "second_layer_init": "gaussian", "second_layer_scale": INITS[init]["second_layer_scale"]},
-        "optimizer": {"lr": lrs[0], "batch_size": N_POINTS},          # full batch: GD
+        "task": {
+            "kind": "dataset",
+            "inputs": [[float(v)] for v in x],
+            "targets": [float(np.sin(np.pi * v)) for v in x],
+        },
+        "model": {
+            "width": WIDTH,
+            "bias": True,
+            "init_scale": INITS[init]["init_scale"],
+            "second_layer_init": "gaussian",
+            "second_layer_scale": INITS[init]["second_layer_scale"],
+        },
+        "optimizer": {"lr": lrs[0], "batch_size": N_POINTS},  # full batch: GD
         "sweep": {"optimizer.lr": list(lrs)},
-        "record": {"observables": ["train_loss", "sharpness"], "keep_per_seed": ["train_loss", "sharpness"],
-                   "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95]},
+        "record": {
+            "observables": ["train_loss", "sharpness"],
+            "keep_per_seed": ["train_loss", "sharpness"],
+            "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
+        },
     }
 
 
@@ -79,10 +90,10 @@ def analyse(res) -> dict:
     """Per-lr numbers of one run (see the module docstring)."""
     lrs = [float(v) for v in res["optimizer.lr"]]
     step = np.asarray(res.step, np.float64)
-    sharp = np.asarray(res["sharpness.per_seed"], np.float64)        # (lr, seeds, R)
+    sharp = np.asarray(res["sharpness.per_seed"], np.float64)  # (lr, seeds, R)
     loss = np.asarray(res["train_loss.per_seed"], np.float64)
-    ratio = sharp * np.asarray(lrs)[:, None, None] / 2                # sharpness / (2/lr)
-    late = step >= 0.5 * step[-1]                                     # second half of training
+    ratio = sharp * np.asarray(lrs)[:, None, None] / 2  # sharpness / (2/lr)
+    late = step >= 0.5 * step[-1]  # second half of training
     out = {}
     for i, lr in enumerate(lrs):
         alive = ~np.isnan(ratio[i, :, -1])
@@ -91,31 +102,42 @@ def analyse(res) -> dict:
         at_edge = np.abs(r[:, -1] - 1) <= EDGE
         start_above = r[:, 0] > 1
         above = np.any(r[:, 1:] > 1 + EDGE, axis=1)
-        up = np.mean(np.diff(loss[i][alive][:, late], axis=1) > 0, axis=1)   # per seed, second half
+        up = np.mean(np.diff(loss[i][alive][:, late], axis=1) > 0, axis=1)  # per seed, second half
         fl = loss[i][alive][:, -1]
         grow = sharp[i][alive][:, -1] / sharp[i][alive][:, 0]
         q = np.quantile(sharp[i][alive][:, -1], [0.05, 0.5, 0.95]) if n else [np.nan] * 3
         rc = analysis.quantile_ci(r[:, -1], 0.5) if n else None
         gc = analysis.quantile_ci(grow, 0.5) if n else None
         out[f"lr={lr:g}"] = {
-            "two_over_lr": 2 / lr, "seeds_alive": n, "diverged": int((~alive).sum()),
+            "two_over_lr": 2 / lr,
+            "seeds_alive": n,
+            "diverged": int((~alive).sum()),
             "initial_sharpness_median": float(np.median(sharp[i, :, 0])),
             "initial_ratio_above_1": {"k": int(start_above.sum()), "n": n},
             "final_sharpness_q05_q50_q95": [float(v) for v in q],
             "final_ratio_median_ci95": [float(rc.estimate), float(rc.low), float(rc.high)] if rc else None,
             "sharpening_factor_final_over_initial_median_ci95": [float(gc.estimate), float(gc.low), float(gc.high)]
-            if gc else None,
-            "at_edge_final": {"k": int(at_edge.sum()), "n": n, "fraction": float(at_edge.mean()) if n else None,
-                              "wilson95": wilson(int(at_edge.sum()), n)},
+            if gc
+            else None,
+            "at_edge_final": {
+                "k": int(at_edge.sum()),
+                "n": n,
+                "fraction": float(at_edge.mean()) if n else None,
+                "wilson95": wilson(int(at_edge.sum()), n),
+            },
             "at_edge_final_started_above": int((at_edge & start_above).sum()),
             "at_edge_final_started_below": int((at_edge & ~start_above).sum()),
-            "initial_ratio_of_edge_seeds_started_below_q05_q50": [float(v) for v in np.quantile(
-                r[at_edge & ~start_above, 0], [0.05, 0.5])] if (at_edge & ~start_above).any() else None,
+            "initial_ratio_of_edge_seeds_started_below_q05_q50": [
+                float(v) for v in np.quantile(r[at_edge & ~start_above, 0], [0.05, 0.5])
+            ]
+            if (at_edge & ~start_above).any()
+            else None,
             "ever_above_1.1_after_step0": {"k": int(above.sum()), "n": n},
             "max_ratio_after_step0": float(np.nanmax(ratio[i][:, 1:])) if n else None,
             "not_fitting_final_loss_above_0.01": int(np.sum(fl > 0.01)),
             "loss_up_fraction_second_half_mean_sem": [float(np.mean(up)), float(np.std(up, ddof=1) / np.sqrt(n))]
-            if n > 1 else None,
+            if n > 1
+            else None,
             "final_loss_median": float(np.nanmedian(fl)),
         }
     return out
@@ -124,7 +146,7 @@ def analyse(res) -> dict:
 def sharpness_figure(res, init: str, path: Path) -> None:
     lrs = [float(v) for v in res["optimizer.lr"]]
     step = np.asarray(res.step, np.float64)
-    qs = np.asarray(res["sharpness.quantiles"], np.float64)           # (lr, R, 5)
+    qs = np.asarray(res["sharpness.quantiles"], np.float64)  # (lr, R, 5)
     ql = np.asarray(res["train_loss.quantiles"], np.float64)
     ncol = 3
     nrow = -(-(len(lrs) + 1) // ncol)
@@ -151,19 +173,27 @@ def sharpness_figure(res, init: str, path: Path) -> None:
     ax.set_xlabel("GD step")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="x-small")
-    for ax in axes[len(lrs) + 1:]:
+    for ax in axes[len(lrs) + 1 :]:
         ax.set_visible(False)
     cfg = res.meta["config"]["model"]
-    fig.suptitle(f"{init} init (w, b ~ N(0, {cfg['init_scale']:.3g}²), a ~ N(0, {cfg['second_layer_scale']:.3g}²)): "
-                 f"full-batch GD, m = {WIDTH}, {N_POINTS} points of sin(πx), "
-                 f"{res['sharpness.per_seed'].shape[1]} seeds",
-                 fontsize="medium")
+    fig.suptitle(
+        f"{init} init (w, b ~ N(0, {cfg['init_scale']:.3g}²), a ~ N(0, {cfg['second_layer_scale']:.3g}²)): "
+        f"full-batch GD, m = {WIDTH}, {N_POINTS} points of sin(πx), "
+        f"{res['sharpness.per_seed'].shape[1]} seeds",
+        fontsize="medium",
+    )
     fig.savefig(path, dpi=DPI)
 
 
 def main(argv=None) -> int:
-    p = common.parser(NAME, __doc__, seeds_help="seeds per lr (default 64)", steps_help="GD steps (default 20000)",
-                      set_example="model.width=64", source=True)
+    p = common.parser(
+        NAME,
+        __doc__,
+        seeds_help="seeds per lr (default 64)",
+        steps_help="GD steps (default 20000)",
+        set_example="model.width=64",
+        source=True,
+    )
     args = p.parse_args(argv)
     out = common.results_dir(NAME, args.out, source=args.source)
     t_start = time.perf_counter()
@@ -173,18 +203,30 @@ def main(argv=None) -> int:
     runs = {}
     for init, spec in INITS.items():
         lrs = [spec["lrs"][0], spec["lrs"][-1]] if args.quick else spec["lrs"]
-        runs[init] = common.run_or_load(base_config(init, lrs, seeds, steps, records), out, f"gd_{init}",
-                                        overrides=args.set, source=args.source)
-        print(f"{init}: run {runs[init].meta['run_seconds']:.1f}s, compile {runs[init].meta['compile_seconds']:.1f}s",
-              file=sys.stderr)
+        runs[init] = common.run_or_load(
+            base_config(init, lrs, seeds, steps, records), out, f"gd_{init}", overrides=args.set, source=args.source
+        )
+        print(
+            f"{init}: run {runs[init].meta['run_seconds']:.1f}s, compile {runs[init].meta['compile_seconds']:.1f}s",
+            file=sys.stderr,
+        )
 
-    summary = {"n_points": N_POINTS, "width": WIDTH, "steps": int(runs["standard"].step[-1]), "edge_band": EDGE,
-               "overrides": args.set, "inits": {}}
+    summary = {
+        "n_points": N_POINTS,
+        "width": WIDTH,
+        "steps": int(runs["standard"].step[-1]),
+        "edge_band": EDGE,
+        "overrides": args.set,
+        "inits": {},
+    }
     for init, res in runs.items():
-        summary["inits"][init] = {"model": res.meta["config"]["model"],
-                                  "seeds": int(res["sharpness.per_seed"].shape[1]),
-                                  "run_seconds": res.meta["run_seconds"],
-                                  "compile_seconds": res.meta["compile_seconds"], "per_lr": analyse(res)}
+        summary["inits"][init] = {
+            "model": res.meta["config"]["model"],
+            "seeds": int(res["sharpness.per_seed"].shape[1]),
+            "run_seconds": res.meta["run_seconds"],
+            "compile_seconds": res.meta["compile_seconds"],
+            "per_lr": analyse(res),
+        }
 
     # ------------------------------------------------------------------ figures
     fig_dir = args.figures
@@ -239,9 +281,12 @@ def main(argv=None) -> int:
     for init, d in summary["inits"].items():
         for k, v in d["per_lr"].items():
             e = v["at_edge_final"]
-            print(f"{init:<9} {k:<9} 2/lr={v['two_over_lr']:<7.3g} final sharpness q05/50/95 "
-                  + "/".join(f"{x:.3g}" for x in v["final_sharpness_q05_q50_q95"])
-                  + f"  at edge {e['k']}/{e['n']}  max ratio {v['max_ratio_after_step0']:.3f}", file=sys.stderr)
+            print(
+                f"{init:<9} {k:<9} 2/lr={v['two_over_lr']:<7.3g} final sharpness q05/50/95 "
+                + "/".join(f"{x:.3g}" for x in v["final_sharpness_q05_q50_q95"])
+                + f"  at edge {e['k']}/{e['n']}  max ratio {v['max_ratio_after_step0']:.3f}",
+                file=sys.stderr,
+            )
     print(f"total {summary['seconds_total']:.1f}s", file=sys.stderr)
     print(out)
     return 0

@@ -32,16 +32,30 @@ import json
 import math
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
 NAME = "heavy_tails"
 
-LINEAR = {"batch_sizes": (1, 2, 4), "ratios": (0.2, 0.3, 0.4, 0.5, 0.6), "sigma": 1.0,
-          "steps": 2000, "every": 250, "burn_in": 1000}
-RELU = {"batch_sizes": (1, 4), "ratios": (0.04, 0.055, 0.07, 0.085, 0.1), "sigma": 0.5, "d": 8,
-        "steps": 4000, "every": 500, "burn_in": 2000}
-MAX_LAG_CORRELATION = 0.05     # |Spearman ρ| of successive pooled records above this: not stationary
+LINEAR: dict[str, Any] = {
+    "batch_sizes": (1, 2, 4),
+    "ratios": (0.2, 0.3, 0.4, 0.5, 0.6),
+    "sigma": 1.0,
+    "steps": 2000,
+    "every": 250,
+    "burn_in": 1000,
+}
+RELU: dict[str, Any] = {
+    "batch_sizes": (1, 4),
+    "ratios": (0.04, 0.055, 0.07, 0.085, 0.1),
+    "sigma": 0.5,
+    "d": 8,
+    "steps": 4000,
+    "every": 500,
+    "burn_in": 2000,
+}
+MAX_LAG_CORRELATION = 0.05  # |Spearman ρ| of successive pooled records above this: not stationary
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7"]
 
 
@@ -51,18 +65,21 @@ def kesten_alpha(lr: float, B: int) -> float:
     from scipy import integrate, optimize
 
     r = lr / B
-    kink = 1.0 / r                                     # M = 0 at χ² = B/lr: split the integral there
+    kink = 1.0 / r  # M = 0 at χ² = B/lr: split the integral there
     log_norm = -(B / 2) * math.log(2.0) - math.lgamma(B / 2)
 
-    def expect(f):                                     # E f(|M|), χ²_B density written out (fast scalar calls)
+    def expect(f):  # E f(|M|), χ²_B density written out (fast scalar calls)
         def g(u):
             return f(abs(1.0 - r * u)) * math.exp(log_norm + (B / 2 - 1) * math.log(u) - u / 2) if u > 0 else 0.0
+
         return integrate.quad(g, 0, kink, limit=200)[0] + integrate.quad(g, kink, np.inf, limit=200)[0]
+
     if expect(lambda m: math.log(m) if m > 0 else -np.inf) >= 0:
         return float("nan")
 
     def h(a):
         return expect(lambda m: math.exp(min(a * math.log(m), 700.0)) if m > 0 else 0.0) - 1.0
+
     return float(optimize.brentq(h, 1e-3, 60.0, xtol=1e-6)) if h(60.0) > 0 else float("inf")
 
 
@@ -72,14 +89,29 @@ def linear_config(B: int, ratios, seeds: int, steps: int, every: int, sigma: flo
     return {
         "description": f"heavy tails: linear regression, one linear neuron, B = {B}",
         "run": {"seeds": seeds, "steps": steps, "record_every": every, "dtype": "float64", "blowup": 1e300},
-        "task": {"kind": "teacher_student", "input_dim": 1, "teacher_width": 1, "teacher_activation": "linear",
-                 "teacher_second_layer": 1.0, "train_size": "online", "label_noise": sigma},
-        "model": {"width": 1, "activation": "linear", "train_second_layer": False, "second_layer_init": 1.0,
-                  "init_scale": 1.0},
+        "task": {
+            "kind": "teacher_student",
+            "input_dim": 1,
+            "teacher_width": 1,
+            "teacher_activation": "linear",
+            "teacher_second_layer": 1.0,
+            "train_size": "online",
+            "label_noise": sigma,
+        },
+        "model": {
+            "width": 1,
+            "activation": "linear",
+            "train_second_layer": False,
+            "second_layer_init": 1.0,
+            "init_scale": 1.0,
+        },
         "optimizer": {"lr": lrs[0], "batch_size": B},
         "sweep": {"optimizer.lr": lrs},
-        "record": {"observables": ["population_loss", "first_weight"], "quantiles": [],
-                   "keep_per_seed": ["population_loss", "first_weight"]},
+        "record": {
+            "observables": ["population_loss", "first_weight"],
+            "quantiles": [],
+            "keep_per_seed": ["population_loss", "first_weight"],
+        },
     }
 
 
@@ -89,10 +121,22 @@ def relu_config(B: int, ratios, seeds: int, steps: int, every: int, sigma: float
     return {
         "description": f"heavy tails: relu soft committee K = M = 2, d = {d}, B = {B}",
         "run": {"seeds": seeds, "steps": steps, "record_every": every, "dtype": "float64", "blowup": 1e300},
-        "task": {"kind": "teacher_student", "input_dim": d, "teacher_width": 2, "teacher_activation": "relu",
-                 "teacher_second_layer": 1.0, "train_size": "online", "label_noise": sigma},
-        "model": {"width": 2, "activation": "relu", "train_second_layer": False, "second_layer_init": 1.0,
-                  "init_scale": 1.0},
+        "task": {
+            "kind": "teacher_student",
+            "input_dim": d,
+            "teacher_width": 2,
+            "teacher_activation": "relu",
+            "teacher_second_layer": 1.0,
+            "train_size": "online",
+            "label_noise": sigma,
+        },
+        "model": {
+            "width": 2,
+            "activation": "relu",
+            "train_second_layer": False,
+            "second_layer_init": 1.0,
+            "init_scale": 1.0,
+        },
         "optimizer": {"lr": lrs[0], "batch_size": B},
         "sweep": {"optimizer.lr": lrs},
         "record": {"observables": ["population_loss"], "quantiles": [], "keep_per_seed": ["population_loss"]},
@@ -102,6 +146,7 @@ def relu_config(B: int, ratios, seeds: int, steps: int, every: int, sigma: float
 def register_first_weight() -> None:
     """The signed first weight W[0, 0] as an observable (for the block estimator, which needs signs)."""
     from jaxrelu import observables
+
     observables.register("first_weight", lambda params, params0, data, ctx: params["W"][0, 0])
 
 
@@ -116,22 +161,34 @@ def tail_rows(res, model: str, burn_in: int) -> list[dict]:
 
     B = int(res.meta["config"]["optimizer"]["batch_size"])
     j0 = int(np.searchsorted(res.step, burn_in))
-    eps = res["population_loss.per_seed"]                              # (G, S, R)
+    eps = res["population_loss.per_seed"]  # (G, S, R)
     rows = []
     for g, lr in enumerate(np.atleast_1d(res["optimizer.lr"])):
-        dist = np.sqrt(2 * eps[g, :, j0:])                              # (S, R') ‖θ − θ*‖
+        dist = np.sqrt(2 * eps[g, :, j0:])  # (S, R') ‖θ − θ*‖
         half = dist.shape[1] // 2
         h = analysis.hill_tail_index(dist.ravel())
-        h1 = analysis.hill_tail_index(dist[:, :max(half, 1)].ravel())
+        h1 = analysis.hill_tail_index(dist[:, : max(half, 1)].ravel())
         h2 = analysis.hill_tail_index(dist[:, half:].ravel())
         a, b = np.log(dist[:, :-1].ravel()), np.log(dist[:, 1:].ravel())
         ok = np.isfinite(a) & np.isfinite(b)
         rho = float(sps.spearmanr(a[ok], b[ok])[0]) if dist.shape[1] > 1 and ok.sum() > 2 else float("nan")
         div = float(res["diverged.fraction"][g, -1])
-        row = {"model": model, "B": B, "lr": float(lr), "r": float(lr) / B, "n": int(h.n), "k": int(h.k),
-               "alpha": h.alpha, "low": h.low, "high": h.high, "alpha_first_half": h1.alpha,
-               "alpha_second_half": h2.alpha, "lag_correlation": rho, "diverged": div,
-               "stationary": bool(div == 0 and abs(rho) < MAX_LAG_CORRELATION)}
+        row = {
+            "model": model,
+            "B": B,
+            "lr": float(lr),
+            "r": float(lr) / B,
+            "n": int(h.n),
+            "k": int(h.k),
+            "alpha": h.alpha,
+            "low": h.low,
+            "high": h.high,
+            "alpha_first_half": h1.alpha,
+            "alpha_second_half": h2.alpha,
+            "lag_correlation": rho,
+            "diverged": div,
+            "stationary": bool(div == 0 and abs(rho) < MAX_LAG_CORRELATION),
+        }
         if "first_weight.per_seed" in res:
             w = res["first_weight.per_seed"][g, :, j0:].ravel()
             blk = analysis.block_tail_index(w, center="median")
@@ -156,20 +213,41 @@ def figure(rows, path):
             err = np.array([[r["alpha"] - r["low"] for r in pts], [r["high"] - r["alpha"] for r in pts]])
             st = np.array([r["stationary"] for r in pts])
             ax.errorbar(x[st], y[st], yerr=err[:, st], fmt="o", color=c, capsize=3, ms=5, label=f"Hill, B = {B} (95 %)")
-            ax.plot(x[~st], y[~st], "x", color=c, ms=8, mew=2,
-                    label="not stationary (seeds diverging)" if (~st).any() else None)
+            ax.plot(
+                x[~st],
+                y[~st],
+                "x",
+                color=c,
+                ms=8,
+                mew=2,
+                label="not stationary (seeds diverging)" if (~st).any() else None,
+            )
             if model == "linear":
                 fine = np.linspace(min(x) * 0.9, max(x) * 1.05, 24)
-                ax.plot(fine, [kesten_alpha(f * B, B) for f in fine], "-", color=c, lw=1.2,
-                        label=f"Kesten α*, B = {B}")
+                ax.plot(fine, [kesten_alpha(f * B, B) for f in fine], "-", color=c, lw=1.2, label=f"Kesten α*, B = {B}")
                 yb = np.array([r["block"] for r in pts])
                 eb = np.array([[r["block"] - r["block_low"] for r in pts], [r["block_high"] - r["block"] for r in pts]])
-                ax.errorbar(x * 1.012, yb, yerr=np.clip(eb, 0, None), fmt="s", mfc="none", color=c, capsize=2, ms=4,
-                            label=f"block (min(α, 2)), B = {B}" if B == max(r["B"] for r in sel) else None)
+                ax.errorbar(
+                    x * 1.012,
+                    yb,
+                    yerr=np.clip(eb, 0, None),
+                    fmt="s",
+                    mfc="none",
+                    color=c,
+                    capsize=2,
+                    ms=4,
+                    label=f"block (min(α, 2)), B = {B}" if B == max(r["B"] for r in sel) else None,
+                )
             dead = [r for r in pts if r["diverged"] > 0 and np.isfinite(r["alpha"])]
             for r in dead:
-                ax.annotate(f"{100 * r['diverged']:.0f}% div.", (r["r"], r["alpha"]), fontsize="x-small", color=c,
-                            textcoords="offset points", xytext=(4, 4))
+                ax.annotate(
+                    f"{100 * r['diverged']:.0f}% div.",
+                    (r["r"], r["alpha"]),
+                    fontsize="x-small",
+                    color=c,
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                )
         ax.axhline(2.0, color="0.6", lw=0.8, ls=":")
         ax.set_yscale("log")
         ax.set_xlabel("lr / B")
@@ -186,9 +264,16 @@ def main(argv=None) -> int:
     """``jaxrelu run heavy_tails [options]``: run (or ``--from`` reload) the studies, print the table,
     write ``summary.json`` and the figures; returns the exit status."""
     from jaxrelu.experiments import _common as common
-    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, seconds)",
-                      seeds_help="seeds per grid point of the linear model (default 16384; the relu network: 1/4)",
-                      set_example="run.steps=4000", source=True, seeds=16384)
+
+    p = common.parser(
+        NAME,
+        __doc__,
+        quick_help="tiny sizes (a smoke test, seconds)",
+        seeds_help="seeds per grid point of the linear model (default 16384; the relu network: 1/4)",
+        set_example="run.steps=4000",
+        source=True,
+        seeds=16384,
+    )
     args = p.parse_args(argv)
 
     from jaxrelu import config, plot
@@ -204,11 +289,25 @@ def main(argv=None) -> int:
     studies = []
     try:
         for B in lin["batch_sizes"]:
-            studies.append(("linear", B, linear_config(B, lin["ratios"], seeds, lin["steps"], lin["every"],
-                                                       lin["sigma"]), lin["burn_in"]))
+            studies.append(
+                (
+                    "linear",
+                    B,
+                    linear_config(B, lin["ratios"], seeds, lin["steps"], lin["every"], lin["sigma"]),
+                    lin["burn_in"],
+                )
+            )
         for B in rel["batch_sizes"]:
-            studies.append(("relu", B, relu_config(B, rel["ratios"], max(seeds // 4, 16), rel["steps"], rel["every"],
-                                                   rel["sigma"], rel["d"]), rel["burn_in"]))
+            studies.append(
+                (
+                    "relu",
+                    B,
+                    relu_config(
+                        B, rel["ratios"], max(seeds // 4, 16), rel["steps"], rel["every"], rel["sigma"], rel["d"]
+                    ),
+                    rel["burn_in"],
+                )
+            )
         for *_, data, _b in studies:
             config.from_dict(data, overrides=args.set)
     except ConfigError as e:
@@ -222,8 +321,10 @@ def main(argv=None) -> int:
         key = f"{model}_B{B}"
         if not args.source:
             G = len(data["sweep"]["optimizer.lr"])
-            print(f"[{NAME}] {key}: {data['run']['seeds']} seeds x {G} learning rates x {data['run']['steps']} steps",
-                  file=sys.stderr)
+            print(
+                f"[{NAME}] {key}: {data['run']['seeds']} seeds x {G} learning rates x {data['run']['steps']} steps",
+                file=sys.stderr,
+            )
         res = common.run_or_load(data, out, key, overrides=args.set, source=args.source)
         plot.save_standard_figures(res, args.figures / key)
         rows += tail_rows(res, model, burn_in)
@@ -232,18 +333,29 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t0
     if not args.source:
         with open(out / "summary.json", "w") as f:
-            json.dump({"rows": rows, "linear": lin, "relu": rel, "wall_seconds": wall}, f, indent=1,
-                      default=lambda x: None if isinstance(x, float) and not math.isfinite(x) else x)
+            json.dump(
+                {"rows": rows, "linear": lin, "relu": rel, "wall_seconds": wall},
+                f,
+                indent=1,
+                default=lambda x: None if isinstance(x, float) and not math.isfinite(x) else x,
+            )
 
     print("tail index of the stationary iterates, Hill (k = ceil(sqrt n)) on sqrt(2 eps) pooled after burn-in, 95 %")
-    print(" model   B   lr/B     lr     n      alpha [95 %]         halves        lag-rho  div  stat  Kesten"
-          "  block [95 %]")
+    print(
+        " model   B   lr/B     lr     n      alpha [95 %]         halves        lag-rho  div  stat  Kesten"
+        "  block [95 %]"
+    )
     for r in rows:
-        extra = (f"  {r['kesten']:6.2f}  {r['block']:.2f} [{r['block_low']:.2f}, {r['block_high']:.2f}]"
-                 if "kesten" in r else "")
-        print(f" {r['model']:6s} {r['B']:2d}  {r['r']:5.3f}  {r['lr']:6.3f}  {r['n']:6d}  {r['alpha']:6.2f} "
-              f"[{r['low']:5.2f}, {r['high']:5.2f}]  {r['alpha_first_half']:5.2f} {r['alpha_second_half']:5.2f}"
-              f"  {r['lag_correlation']:+.3f}  {r['diverged']:.2f}  {'yes' if r['stationary'] else 'NO ':3s}{extra}")
+        extra = (
+            f"  {r['kesten']:6.2f}  {r['block']:.2f} [{r['block_low']:.2f}, {r['block_high']:.2f}]"
+            if "kesten" in r
+            else ""
+        )
+        print(
+            f" {r['model']:6s} {r['B']:2d}  {r['r']:5.3f}  {r['lr']:6.3f}  {r['n']:6d}  {r['alpha']:6.2f} "
+            f"[{r['low']:5.2f}, {r['high']:5.2f}]  {r['alpha_first_half']:5.2f} {r['alpha_second_half']:5.2f}"
+            f"  {r['lag_correlation']:+.3f}  {r['diverged']:.2f}  {'yes' if r['stationary'] else 'NO ':3s}{extra}"
+        )
     print(f"figure: {fig}", file=sys.stderr)
     print(f"[{NAME}] wall time {wall:.0f}s", file=sys.stderr)
     print(out)

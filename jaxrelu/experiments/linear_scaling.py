@@ -34,14 +34,14 @@ import numpy as np
 NAME = "linear_scaling"
 
 BATCH_SIZES = (1, 4, 16, 64)
-RATIOS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)     # r = η / B
-ETA_MIN = 0.125        # smaller steps relax too slowly for the time budget (B = 1 only has r ≥ 1/8)
-SIGMA = 0.5            # label-noise std
-BURN_IN = 75.0         # burn-in and ...
-HORIZON = 150.0        # ... run length, in units of η·t (t = step / d)
-FIT_MAX = 0.125        # power-law fit over r ≤ this ...
-ETA_FIT = 1.0          # ... and η ≤ this (where SGD ≈ ODE within 1 %)
-YMAX = 15.0            # top of the deviation panel (%); larger values are marked at the top
+RATIOS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)  # r = η / B
+ETA_MIN = 0.125  # smaller steps relax too slowly for the time budget (B = 1 only has r ≥ 1/8)
+SIGMA = 0.5  # label-noise std
+BURN_IN = 75.0  # burn-in and ...
+HORIZON = 150.0  # ... run length, in units of η·t (t = step / d)
+FIT_MAX = 0.125  # power-law fit over r ≤ this ...
+ETA_FIT = 1.0  # ... and η ≤ this (where SGD ≈ ODE within 1 %)
+YMAX = 15.0  # top of the deviation panel (%); larger values are marked at the top
 
 
 def study_config(B: int, ratios, d: int, seeds: int, records: int, horizon: float = HORIZON) -> dict:
@@ -52,20 +52,34 @@ def study_config(B: int, ratios, d: int, seeds: int, records: int, horizon: floa
         # blowup: flag a diverging trajectory as soon as a weight passes 100 (the stable ones stay O(1)),
         # before its loss swamps the mean and the y axis of the standard figures
         "run": {"seeds": seeds, "steps": steps, "records": records, "seed": 0, "blowup": 100.0},
-        "task": {"kind": "teacher_student", "input_dim": d, "teacher_width": 2,
-                 "teacher_activation": "relu", "teacher_weights": "orthonormal",
-                 "teacher_second_layer": 1.0, "train_size": "online", "label_noise": SIGMA},
-        "model": {"width": 2, "activation": "relu", "train_second_layer": False,
-                  "init_scale": 1.0, "second_layer_init": 1.0},
+        "task": {
+            "kind": "teacher_student",
+            "input_dim": d,
+            "teacher_width": 2,
+            "teacher_activation": "relu",
+            "teacher_weights": "orthonormal",
+            "teacher_second_layer": 1.0,
+            "train_size": "online",
+            "label_noise": SIGMA,
+        },
+        "model": {
+            "width": 2,
+            "activation": "relu",
+            "train_second_layer": False,
+            "init_scale": 1.0,
+            "second_layer_init": 1.0,
+        },
         "optimizer": {"lr": etas[0] / d, "batch_size": B},
         "sweep": {"optimizer.lr": [e / d for e in etas]},
-        "record": {"observables": ["population_loss"], "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
-                   "keep_per_seed": ["population_loss"]},
+        "record": {
+            "observables": ["population_loss"],
+            "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
+            "keep_per_seed": ["population_loss"],
+        },
     }
 
 
-def ode_fixed_point(ratios, sigma: float, log2_samples: int = 14, eta_t: float = 150.0,
-                    dt: float = 0.1) -> np.ndarray:
+def ode_fixed_point(ratios, sigma: float, log2_samples: int = 14, eta_t: float = 150.0, dt: float = 0.1) -> np.ndarray:
     """Long-time ε of the ODE (relu soft committee, K = M = 2, T = I) started at the teacher.
 
     Integrated with η = 1 and B = 1/r, which is the same trajectory in τ = η·t as
@@ -81,9 +95,22 @@ def ode_fixed_point(ratios, sigma: float, log2_samples: int = 14, eta_t: float =
     teacher = ode.Teacher(T=jnp.eye(K), v_star=jnp.ones(K))
     s0 = ode.State(Q=jnp.eye(K), R=jnp.eye(K), v=jnp.ones(K))
     times = np.array([2 * eta_t / 3, eta_t])
-    run = jax.vmap(lambda b: ode.integrate(s0, teacher, times, activation="relu", eta=1.0, batch_size=b,
-                                           label_noise=sigma, dt=dt, train_second_layer=False,
-                                           log2_samples=log2_samples).eps)
+    run = jax.vmap(
+        lambda b: (
+            ode.integrate(
+                s0,
+                teacher,
+                times,
+                activation="relu",
+                eta=1.0,
+                batch_size=b,
+                label_noise=sigma,
+                dt=dt,
+                train_second_layer=False,
+                log2_samples=log2_samples,
+            ).eps
+        )
+    )
     eps = np.asarray(run(jnp.asarray(1.0 / np.asarray(ratios, np.float64), jnp.float32)))
     return eps[:, -1]
 
@@ -93,7 +120,7 @@ def stationary(res, d: int, burn_in: float = BURN_IN) -> list[dict]:
     from jaxrelu import analysis
 
     t = res.step / d
-    per = res["population_loss.per_seed"]                   # (G, S, R)
+    per = res["population_loss.per_seed"]  # (G, S, R)
     B = int(res.meta["config"]["optimizer"]["batch_size"])
     rows = []
     for g, lr in enumerate(res["optimizer.lr"]):
@@ -102,13 +129,35 @@ def stationary(res, d: int, burn_in: float = BURN_IN) -> list[dict]:
         div = float(res["diverged.fraction"][g, -1])
         x = per[g]
         if burn >= len(t) - 4 or np.all(np.isnan(x[:, burn:])):
-            rows.append({"B": B, "eta": eta, "r": eta / B, "mean": float("nan"), "sem": float("nan"),
-                         "sem_seeds": float("nan"), "tau": float("nan"), "n_seeds": 0, "diverged": div})
+            rows.append(
+                {
+                    "B": B,
+                    "eta": eta,
+                    "r": eta / B,
+                    "mean": float("nan"),
+                    "sem": float("nan"),
+                    "sem_seeds": float("nan"),
+                    "tau": float("nan"),
+                    "n_seeds": 0,
+                    "diverged": div,
+                }
+            )
             continue
         sm = analysis.stationary_mean(x, burn_in=burn)
-        rows.append({"B": B, "eta": eta, "r": eta / B, "mean": float(sm.mean), "sem": float(sm.sem),
-                     "sem_seeds": float(sm.sem_seeds), "tau": float(sm.tau), "n_seeds": int(sm.n_seeds),
-                     "n_records": int(sm.n_records), "diverged": div})
+        rows.append(
+            {
+                "B": B,
+                "eta": eta,
+                "r": eta / B,
+                "mean": float(sm.mean),
+                "sem": float(sm.sem),
+                "sem_seeds": float(sm.sem_seeds),
+                "tau": float(sm.tau),
+                "n_seeds": int(sm.n_seeds),
+                "n_records": int(sm.n_records),
+                "diverged": div,
+            }
+        )
     return rows
 
 
@@ -125,17 +174,31 @@ def figure(results, rows, r_fine, eps_fine, fits, path: Path, burn_in: float = B
     ax1.plot(r_fine, eps_fine, color="k", lw=1.3, label="ODE fixed point (d → ∞)")
     for B in Bs:
         sel = [r for r in rows if r["B"] == B and np.isfinite(r["mean"])]
-        ax1.errorbar([r["r"] for r in sel], [r["mean"] for r in sel], yerr=[2 * r["sem"] for r in sel],
-                     fmt="o", ms=5, capsize=3, color=col[B], label=f"SGD, B = {B}")
+        ax1.errorbar(
+            [r["r"] for r in sel],
+            [r["mean"] for r in sel],
+            yerr=[2 * r["sem"] for r in sel],
+            fmt="o",
+            ms=5,
+            capsize=3,
+            color=col[B],
+            label=f"SGD, B = {B}",
+        )
         dead = [r for r in rows if r["B"] == B and not np.isfinite(r["mean"])]
         if dead:
             ax1.plot([r["r"] for r in dead], [0.9] * len(dead), "x", color=col[B], ms=8, mew=2)
     fit = fits.get("pooled")
     if fit:
         xs = np.geomspace(min(r_fine), FIT_MAX, 50)
-        ax1.plot(xs, fit["prefactor"] * (xs / fit["x0"]) ** fit["exponent"], "--", color="0.4", lw=1,
-                 label=f"fit η/B ≤ {FIT_MAX:g}, η ≤ {ETA_FIT:g}: exponent {fit['exponent']:.3f} "
-                       f"[{fit['exponent_low']:.3f}, {fit['exponent_high']:.3f}]")
+        ax1.plot(
+            xs,
+            fit["prefactor"] * (xs / fit["x0"]) ** fit["exponent"],
+            "--",
+            color="0.4",
+            lw=1,
+            label=f"fit η/B ≤ {FIT_MAX:g}, η ≤ {ETA_FIT:g}: exponent {fit['exponent']:.3f} "
+            f"[{fit['exponent_low']:.3f}, {fit['exponent_high']:.3f}]",
+        )
     ax1.set_xscale("log", base=2)
     ax1.set_yscale("log")
     ax1.set_xlabel("η / B  (= lr · d / B)")
@@ -157,13 +220,21 @@ def figure(results, rows, r_fine, eps_fine, fits, path: Path, burn_in: float = B
         dev = 100 * (np.array([r["mean"] for r in sel]) / ref - 1)
         ax2.plot(e, np.minimum(dev, YMAX), "-", color=rcol[rr], lw=1.2, label=f"η/B = {rr:g}")
         for r, y in zip(sel, dev):
-            if y > YMAX:                      # off scale: a marker at the top, labelled with its value
+            if y > YMAX:  # off scale: a marker at the top, labelled with its value
                 ax2.plot([r["eta"]], [YMAX], marker=markers[r["B"]], color=rcol[rr], ms=6, clip_on=False)
-                ax2.annotate(f"{y:+.0f}% ↑", (r["eta"], YMAX), textcoords="offset points", xytext=(0, -13),
-                             ha="center", fontsize="x-small", color=rcol[rr])
+                ax2.annotate(
+                    f"{y:+.0f}% ↑",
+                    (r["eta"], YMAX),
+                    textcoords="offset points",
+                    xytext=(0, -13),
+                    ha="center",
+                    fontsize="x-small",
+                    color=rcol[rr],
+                )
                 continue
-            ax2.errorbar([r["eta"]], [y], yerr=[200 * r["sem"] / ref], fmt=markers[r["B"]], color=rcol[rr],
-                         ms=5, capsize=2)
+            ax2.errorbar(
+                [r["eta"]], [y], yerr=[200 * r["sem"] / ref], fmt=markers[r["B"]], color=rcol[rr], ms=5, capsize=2
+            )
     ax2.axhline(0, color="k", lw=1)
     ax2.set_ylim(-2, YMAX)
     if ax2.has_data() and len(ax2.lines) > 1:
@@ -177,7 +248,7 @@ def figure(results, rows, r_fine, eps_fine, fits, path: Path, burn_in: float = B
     ax2.legend(handles=handles, fontsize="x-small", ncol=2, loc="upper left")
 
     # the approach to stationarity at one ratio, against η·t, for every B
-    counts = {}
+    counts: dict[float, int] = {}
     for r in rows:
         counts[round(r["r"], 12)] = counts.get(round(r["r"], 12), 0) + 1
     r_show = max(counts, key=lambda r: (counts[r], -abs(math.log(r / 0.25))))
@@ -191,8 +262,16 @@ def figure(results, rows, r_fine, eps_fine, fits, path: Path, burn_in: float = B
         ax3.plot(x[1:], res["population_loss.mean"][g, 1:], color=col[B], lw=1.4, label=f"B = {B}, η = {etas[g]:g}")
     ax3.axhline(ode_at[round(r_show, 12)], color="k", lw=1.2, ls=":", label="ODE fixed point")
     ax3.axvline(burn_in, color="0.5", lw=1, ls="--")
-    ax3.text(burn_in * 1.08, 0.97, "burn-in ends", fontsize="x-small", color="0.4", rotation=90, va="top",
-             transform=ax3.get_xaxis_transform())
+    ax3.text(
+        burn_in * 1.08,
+        0.97,
+        "burn-in ends",
+        fontsize="x-small",
+        color="0.4",
+        rotation=90,
+        va="top",
+        transform=ax3.get_xaxis_transform(),
+    )
     ax3.set_xscale("log")
     ax3.set_yscale("log")
     ax3.set_xlabel("η · t  (t = step / d)")
@@ -206,9 +285,16 @@ def figure(results, rows, r_fine, eps_fine, fits, path: Path, burn_in: float = B
 
 def main(argv=None) -> int:
     from jaxrelu.experiments import _common as common
-    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, seconds)",
-                      seeds_help="seeds per grid point (default 32)", set_example="task.input_dim=500", source=True,
-                      seeds=32)
+
+    p = common.parser(
+        NAME,
+        __doc__,
+        quick_help="tiny sizes (a smoke test, seconds)",
+        seeds_help="seeds per grid point (default 32)",
+        set_example="task.input_dim=500",
+        source=True,
+        seeds=32,
+    )
     p.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
     p.add_argument("--records", type=int, default=300, help="linearly spaced records per run (default 300)")
     args = p.parse_args(argv)
@@ -232,7 +318,7 @@ def main(argv=None) -> int:
             data = study_config(B, ratios, d, seeds, records, horizon)
             config.apply_overrides(data, args.set)
             d_set = int(data["task"]["input_dim"])
-            if d_set != d:            # another d: keep η = lr·d and the horizon in η·t fixed
+            if d_set != d:  # another d: keep η = lr·d and the horizon in η·t fixed
                 data = study_config(B, ratios, d_set, seeds, records, horizon)
                 config.apply_overrides(data, args.set)
             studies.append((B, config.from_dict(data)))
@@ -255,15 +341,17 @@ def main(argv=None) -> int:
             results.append((B, res))
     for B, study in studies:
         G = study.grid_shape[0]
-        print(f"[{NAME}] B = {B}: {study.run.seeds} seeds x {G} learning rates x {study.run.steps} steps",
-              file=sys.stderr)
+        print(
+            f"[{NAME}] B = {B}: {study.run.seeds} seeds x {G} learning rates x {study.run.steps} steps", file=sys.stderr
+        )
         res = jaxrelu.run(study)
         res.save(out / f"B{B}")
         plot.save_standard_figures(res, figdir / f"B{B}")
         rows += stationary(res, study.task.input_dim, burn_in)
         results.append((B, res))
-        print(f"[{NAME}]   {res.meta['run_seconds']:.1f}s (+{res.meta['compile_seconds']:.1f}s compile)",
-              file=sys.stderr)
+        print(
+            f"[{NAME}]   {res.meta['run_seconds']:.1f}s (+{res.meta['compile_seconds']:.1f}s compile)", file=sys.stderr
+        )
 
     t1 = time.perf_counter()
     r_all = sorted({round(r["r"], 12) for r in rows})
@@ -276,16 +364,25 @@ def main(argv=None) -> int:
 
     fits = {}
     small = [r for r in rows if r["r"] <= FIT_MAX + 1e-12]
-    for key, sel in (("pooled", [r for r in small if r["eta"] <= ETA_FIT + 1e-12]),
-                     ("all B, all eta", small)):
+    for key, sel in (("pooled", [r for r in small if r["eta"] <= ETA_FIT + 1e-12]), ("all B, all eta", small)):
         sel = [r for r in sel if np.isfinite(r["mean"]) and r["sem"] > 0]
         if len(sel) >= 3:
             x = np.array([r["r"] for r in sel])
-            f = analysis.fit_power_law(x, [r["mean"] for r in sel], yerr=[r["sem"] for r in sel],
-                                       x0=float(np.exp(np.mean(np.log(x)))))
-            fits[key] = {"exponent": f.exponent, "exponent_se": f.exponent_se, "exponent_low": f.exponent_low,
-                         "exponent_high": f.exponent_high, "prefactor": f.prefactor, "x0": f.x0,
-                         "chi2": f.chi2, "dof": f.dof, "chi2_p_value": f.chi2_p_value, "n": f.n}
+            f = analysis.fit_power_law(
+                x, [r["mean"] for r in sel], yerr=[r["sem"] for r in sel], x0=float(np.exp(np.mean(np.log(x))))
+            )
+            fits[key] = {
+                "exponent": f.exponent,
+                "exponent_se": f.exponent_se,
+                "exponent_low": f.exponent_low,
+                "exponent_high": f.exponent_high,
+                "prefactor": f.prefactor,
+                "x0": f.x0,
+                "chi2": f.chi2,
+                "dof": f.dof,
+                "chi2_p_value": f.chi2_p_value,
+                "n": f.n,
+            }
     ode_small = sorted({round(r["r"], 12) for r in small})
     if len(ode_small) >= 3:
         f = analysis.fit_power_law(ode_small, [ode_at[r] for r in ode_small])
@@ -296,20 +393,36 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t0
     if out is not None:
         with open(out / "summary.json", "w") as f:
-            json.dump({"rows": rows, "fits": fits, "ode": {"r": r_fine, "eps": eps_fine.tolist()},
-                       "ode_seconds": ode_seconds, "wall_seconds": wall}, f, indent=1)
+            json.dump(
+                {
+                    "rows": rows,
+                    "fits": fits,
+                    "ode": {"r": r_fine, "eps": eps_fine.tolist()},
+                    "ode_seconds": ode_seconds,
+                    "wall_seconds": wall,
+                },
+                f,
+                indent=1,
+            )
 
-    print(f"stationary population error, relu soft committee K=M=2, d={d}, sigma={SIGMA}; "
-          f"burn-in eta*t={burn_in:g}, run eta_min*t={horizon:g}")
+    print(
+        f"stationary population error, relu soft committee K=M=2, d={d}, sigma={SIGMA}; "
+        f"burn-in eta*t={burn_in:g}, run eta_min*t={horizon:g}"
+    )
     print("    B      eta     eta/B   eps_inf +- sem (Sokal)  [sem seeds]    ODE        SGD/ODE-1    tau  div")
     for r in sorted(rows, key=lambda r: (r["r"], r["B"])):
         dev = 100 * (r["mean"] / r["ode"] - 1)
-        print(f"  {r['B']:3d}  {r['eta']:7.4g}  {r['r']:7.4g}   {r['mean']:.4e} +- {r['sem']:.1e}"
-              f"  [{r['sem_seeds']:.1e}]   {r['ode']:.4e}   {dev:+6.1f}% +- {100 * r['sem'] / r['ode']:.1f}%"
-              f"  {r['tau']:5.1f}  {r['diverged']:.2f}")
+        print(
+            f"  {r['B']:3d}  {r['eta']:7.4g}  {r['r']:7.4g}   {r['mean']:.4e} +- {r['sem']:.1e}"
+            f"  [{r['sem_seeds']:.1e}]   {r['ode']:.4e}   {dev:+6.1f}% +- {100 * r['sem'] / r['ode']:.1f}%"
+            f"  {r['tau']:5.1f}  {r['diverged']:.2f}"
+        )
     for k, f in fits.items():
-        extra = f" [{f['exponent_low']:.3f}, {f['exponent_high']:.3f}], chi2 = {f['chi2']:.1f} / {f['dof']} dof" \
-            if "exponent_low" in f else ""
+        extra = (
+            f" [{f['exponent_low']:.3f}, {f['exponent_high']:.3f}], chi2 = {f['chi2']:.1f} / {f['dof']} dof"
+            if "exponent_low" in f
+            else ""
+        )
         print(f"power law eps_inf ~ (eta/B)^p, {k}: p = {f['exponent']:.3f} +- {f['exponent_se']:.3f}{extra}")
     print(f"figure: {fig}", file=sys.stderr)
     print(f"[{NAME}] wall time {wall:.0f}s (ODE {ode_seconds:.0f}s)", file=sys.stderr)

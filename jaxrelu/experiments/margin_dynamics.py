@@ -47,8 +47,16 @@ N, D, WIDTH, LR = 32, 16, 16, 0.05
 INITS = (0.05, 2.0)
 BATCHES = (N, 4)
 FLIPS = (0.0, 0.1)
-OBS = ["train_loss", "train_error", "test_error", "margin", "normalized_margin", "param_norm", "stable_rank",
-       "direction_cosine"]
+OBS = [
+    "train_loss",
+    "train_error",
+    "test_error",
+    "margin",
+    "normalized_margin",
+    "param_norm",
+    "stable_rank",
+    "direction_cosine",
+]
 KEEP = ["margin", "normalized_margin", "param_norm", "test_error", "train_error"]
 
 
@@ -57,12 +65,21 @@ def base_config(seeds: int, steps: int, records: int) -> dict:
     return {
         "description": f"{NAME}: GD/SGD/label-flip SGD, logistic loss, separable data",
         "run": {"seeds": seeds, "steps": steps, "records": records, "spacing": "log", "seed": 0},
-        "task": {"kind": "orthogonally_separable", "input_dim": D, "train_size": N, "loss": "logistic",
-                 "test_size": 2000, "params": {"margin": 1.0, "radius": 0.9}},
+        "task": {
+            "kind": "orthogonally_separable",
+            "input_dim": D,
+            "train_size": N,
+            "loss": "logistic",
+            "test_size": 2000,
+            "params": {"margin": 1.0, "radius": 0.9},
+        },
         "model": {"width": WIDTH, "second_layer_init": "balanced"},
         "optimizer": {"lr": LR, "batch_size": N},
-        "sweep": {"model.init_scale": list(INITS), "optimizer.batch_size": list(BATCHES),
-                  "optimizer.label_flip": list(FLIPS)},
+        "sweep": {
+            "model.init_scale": list(INITS),
+            "optimizer.batch_size": list(BATCHES),
+            "optimizer.label_flip": list(FLIPS),
+        },
         "record": {"observables": OBS, "keep_per_seed": KEEP, "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95]},
     }
 
@@ -127,16 +144,21 @@ def paired(x, y) -> dict:
 
 
 def main(argv=None) -> int:
-    p = common.parser(NAME, __doc__, seeds_help="seeds per grid point (default 48)",
-                      steps_help="steps (default 20000)", set_example="optimizer.lr=0.1", source=True)
+    p = common.parser(
+        NAME,
+        __doc__,
+        seeds_help="seeds per grid point (default 48)",
+        steps_help="steps (default 20000)",
+        set_example="optimizer.lr=0.1",
+        source=True,
+    )
     args = p.parse_args(argv)
     out = common.results_dir(NAME, args.out, source=args.source)
     t_start = time.perf_counter()
     seeds = args.seeds or (4 if args.quick else 48)
     steps = args.steps or (300 if args.quick else 20_000)
     records = 12 if args.quick else 40
-    res = common.run_or_load(base_config(seeds, steps, records), out, "margins", overrides=args.set,
-                             source=args.source)
+    res = common.run_or_load(base_config(seeds, steps, records), out, "margins", overrides=args.set, source=args.source)
     print(f"run {res.meta['run_seconds']:.1f}s, compile {res.meta['compile_seconds']:.1f}s", file=sys.stderr)
     step = np.asarray(res.step, np.float64)
     T = step[-1]
@@ -145,15 +167,29 @@ def main(argv=None) -> int:
     batches = [int(v) for v in res["optimizer.batch_size"]]
     flips = [float(v) for v in res["optimizer.label_flip"]]
     n = int(res.meta["config"]["task"]["train_size"])
-    per = {o: np.asarray(res[f"{o}.per_seed"], np.float64) for o in KEEP}        # (I, B, F, S, R)
+    per = {o: np.asarray(res[f"{o}.per_seed"], np.float64) for o in KEEP}  # (I, B, F, S, R)
     rho2 = per["param_norm"] ** 2
 
     # ------------------------------------------------------------------ numbers
-    summary = {"config": {"n": n, "d": D, "width": WIDTH, "lr": LR, "steps": int(T), "seeds": seeds,
-                          "init_scales": inits, "batch_sizes": batches, "label_flips": flips,
-                          "window": [int(step[idx[0]]), int(T)] if len(idx) else None, "overrides": args.set},
-               "run_seconds": res.meta["run_seconds"], "compile_seconds": res.meta["compile_seconds"],
-               "final": {}, "paired": {}}
+    summary = {
+        "config": {
+            "n": n,
+            "d": D,
+            "width": WIDTH,
+            "lr": LR,
+            "steps": int(T),
+            "seeds": seeds,
+            "init_scales": inits,
+            "batch_sizes": batches,
+            "label_flips": flips,
+            "window": [int(step[idx[0]]), int(T)] if len(idx) else None,
+            "overrides": args.set,
+        },
+        "run_seconds": res.meta["run_seconds"],
+        "compile_seconds": res.meta["compile_seconds"],
+        "final": {},
+        "paired": {},
+    }
     fits = {}
     for i, s in enumerate(inits):
         for b, B in enumerate(batches):
@@ -161,23 +197,32 @@ def main(argv=None) -> int:
                 key = f"init {s:g} | {method_name(B, pf, n)}"
                 g = per["normalized_margin"][i, b, f]
                 q = per["margin"][i, b, f]
-                row = {"diverged": int(np.sum(np.isnan(g[:, -1]))),
-                       "normalized_margin_median_ci95": median_ci(g[:, -1]),
-                       "margin_median_ci95": median_ci(q[:, -1]),
-                       "param_norm_median_ci95": median_ci(per["param_norm"][i, b, f][:, -1]),
-                       "test_error_mean_ci95": mean_ci(per["test_error"][i, b, f][:, -1]),
-                       "train_error_mean_ci95": mean_ci(per["train_error"][i, b, f][:, -1])}
+                row = {
+                    "diverged": int(np.sum(np.isnan(g[:, -1]))),
+                    "normalized_margin_median_ci95": median_ci(g[:, -1]),
+                    "margin_median_ci95": median_ci(q[:, -1]),
+                    "param_norm_median_ci95": median_ci(per["param_norm"][i, b, f][:, -1]),
+                    "test_error_mean_ci95": mean_ci(per["test_error"][i, b, f][:, -1]),
+                    "train_error_mean_ci95": mean_ci(per["train_error"][i, b, f][:, -1]),
+                }
                 if len(idx) >= 3:
                     dq = slope_in_log_t(step, q, idx)
                     dr = slope_in_log_t(step, rho2[i, b, f], idx)
                     lim, c, r2 = fit_inverse_log(step, g, idx)
                     fits[(i, b, f)] = (lim, c)
-                    row.update({"margin_slope_dlogt_median_ci95": median_ci(dq),
-                                "norm2_slope_dlogt_median_ci95": median_ci(dr),
-                                "norm2_slope_times_final_normalized_margin_median_ci95": median_ci(dr * g[:, -1]),
-                                "inverse_log_fit": {"limit_median_ci95": median_ci(lim), "c_median_ci95": median_ci(c),
-                                                    "r2_median": float(np.nanmedian(r2)),
-                                                    "remaining_gap_median_ci95": median_ci(lim - g[:, -1])}})
+                    row.update(
+                        {
+                            "margin_slope_dlogt_median_ci95": median_ci(dq),
+                            "norm2_slope_dlogt_median_ci95": median_ci(dr),
+                            "norm2_slope_times_final_normalized_margin_median_ci95": median_ci(dr * g[:, -1]),
+                            "inverse_log_fit": {
+                                "limit_median_ci95": median_ci(lim),
+                                "c_median_ci95": median_ci(c),
+                                "r2_median": float(np.nanmedian(r2)),
+                                "remaining_gap_median_ci95": median_ci(lim - g[:, -1]),
+                            },
+                        }
+                    )
                 summary["final"][key] = row
         # paired by seed: SGD − GD and label flip − none, at T
         gT = per["normalized_margin"][i, ..., -1]
@@ -186,12 +231,15 @@ def main(argv=None) -> int:
             "normalized_margin: SGD - GD (no flip)": paired(gT[1, 0], gT[0, 0]),
             "normalized_margin: label-flip SGD - SGD": paired(gT[1, 1], gT[1, 0]),
             "test_error: SGD - GD (no flip)": paired(eT[1, 0], eT[0, 0]),
-            "test_error: label-flip SGD - SGD": paired(eT[1, 1], eT[1, 0])}
+            "test_error: label-flip SGD - SGD": paired(eT[1, 1], eT[1, 0]),
+        }
     if len(inits) == 2:
         summary["paired"]["normalized_margin: small - large init (GD)"] = paired(
-            per["normalized_margin"][0, 0, 0, :, -1], per["normalized_margin"][1, 0, 0, :, -1])
+            per["normalized_margin"][0, 0, 0, :, -1], per["normalized_margin"][1, 0, 0, :, -1]
+        )
         summary["paired"]["test_error: small - large init (GD)"] = paired(
-            per["test_error"][0, 0, 0, :, -1], per["test_error"][1, 0, 0, :, -1])
+            per["test_error"][0, 0, 0, :, -1], per["test_error"][1, 0, 0, :, -1]
+        )
 
     # ------------------------------------------------------------------ figures
     fig_dir = args.figures
@@ -219,20 +267,29 @@ def main(argv=None) -> int:
         # slope-1 reference for q = log t + const through GD's median at T
         q_gd = np.nanmedian(per["margin"][i, 0, 0][:, -1])
         ref = step[s_ok] >= T / 100
-        a1.plot(step[s_ok][ref], q_gd + np.log(step[s_ok][ref] / T), color="0.3", ls=":", lw=1.2,
-                label="slope 1 in log t (theory)")
+        a1.plot(
+            step[s_ok][ref],
+            q_gd + np.log(step[s_ok][ref] / T),
+            color="0.3",
+            ls=":",
+            lw=1.2,
+            label="slope 1 in log t (theory)",
+        )
         for ax, yl in ((a0, "normalised margin min y f / ‖θ‖²"), (a1, "margin min y f"), (a2, "test error")):
             ax.set_xscale("log")
             ax.set_xlabel("step t")
             ax.set_ylabel(yl)
             ax.grid(True, which="major", alpha=0.3)
         a0.set_title(f"init scale {s:g} ({'small' if s == min(inits) else 'large'})", fontsize="medium")
-        a1.set_ylim(-2.0, None)                   # large init starts near −26: show the separable phase
+        a1.set_ylim(-2.0, None)  # large init starts near −26: show the separable phase
         a2.set_yscale("symlog", linthresh=1e-3)
         a2.set_ylim(0, 1)
     axes[0, 1].legend(fontsize="x-small", loc="upper left")
-    fig.suptitle(f"Logistic loss on orthogonally separable data (n = {n}, d = {D}, m = {WIDTH}, lr = {LR:g}): "
-                 f"median and 25–75 % of {seeds} seeds", fontsize="medium")
+    fig.suptitle(
+        f"Logistic loss on orthogonally separable data (n = {n}, d = {D}, m = {WIDTH}, lr = {LR:g}): "
+        f"median and 25–75 % of {seeds} seeds",
+        fontsize="medium",
+    )
     path = fig_dir / "margins.png"
     fig.savefig(path, dpi=DPI)
     written.append(path)
@@ -252,8 +309,14 @@ def main(argv=None) -> int:
                     if (i, b, f) in fits:
                         lim, cc = (float(np.nanmedian(v)) for v in fits[(i, b, f)])
                         uu = np.linspace(0, 1 / np.log(T / 10), 50)
-                        a1.plot(uu, lim - cc * uu, color=c, ls="--", lw=1.0,
-                                label=f"fit γ̃∞ − c/log t: γ̃∞ = {lim:.3g}, c = {cc:.3g}")
+                        a1.plot(
+                            uu,
+                            lim - cc * uu,
+                            color=c,
+                            ls="--",
+                            lw=1.0,
+                            label=f"fit γ̃∞ − c/log t: γ̃∞ = {lim:.3g}, c = {cc:.3g}",
+                        )
         a0.set_xscale("log")
         a0.set_xlabel("step t")
         a0.set_ylabel("‖θ‖²")
@@ -265,8 +328,11 @@ def main(argv=None) -> int:
             ax.grid(True, alpha=0.3)
         a1.legend(fontsize="x-small")
     axes[0, 0].legend(fontsize="x-small")
-    fig.suptitle("Norm growth (theory: ‖θ‖² ∝ log t) and the approach of the normalised margin against 1/log t "
-                 "(Soudry et al.: linear in 1/log t)", fontsize="medium")
+    fig.suptitle(
+        "Norm growth (theory: ‖θ‖² ∝ log t) and the approach of the normalised margin against 1/log t "
+        "(Soudry et al.: linear in 1/log t)",
+        fontsize="medium",
+    )
     path = fig_dir / "norm_and_rate.png"
     fig.savefig(path, dpi=DPI)
     written.append(path)
@@ -277,10 +343,15 @@ def main(argv=None) -> int:
     for k, v in summary["final"].items():
         extra = ""
         if "margin_slope_dlogt_median_ci95" in v:
-            extra = (f"  dq/dlogt {v['margin_slope_dlogt_median_ci95'][0]:.2f}"
-                     f"  dρ²/dlogt·γ̃ {v['norm2_slope_times_final_normalized_margin_median_ci95'][0]:.2f}")
-        print(f"{k:<36} γ̃ {v['normalized_margin_median_ci95'][0]:.4f}  q {v['margin_median_ci95'][0]:.2f}"
-              f"  test {v['test_error_mean_ci95'][0]:.4f}{extra}", file=sys.stderr)
+            extra = (
+                f"  dq/dlogt {v['margin_slope_dlogt_median_ci95'][0]:.2f}"
+                f"  dρ²/dlogt·γ̃ {v['norm2_slope_times_final_normalized_margin_median_ci95'][0]:.2f}"
+            )
+        print(
+            f"{k:<36} γ̃ {v['normalized_margin_median_ci95'][0]:.4f}  q {v['margin_median_ci95'][0]:.2f}"
+            f"  test {v['test_error_mean_ci95'][0]:.4f}{extra}",
+            file=sys.stderr,
+        )
     print(f"total {summary['seconds_total']:.1f}s", file=sys.stderr)
     print(out)
     return 0

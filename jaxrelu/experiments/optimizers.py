@@ -31,6 +31,7 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def study_config(seeds: int, steps: int, lrs, names=OPTIMIZERS, every: int = 100
     data = tomllib.loads((Path(__file__).parent / "quickstart.toml").read_text())
     data["description"] = "quickstart escape with SGD, momentum, Adam and sign-SGD on the same seeds"
     data["run"].update(seeds=seeds, steps=steps, record_every=every)
-    for k in ("records", "spacing"):
+    for k in ("records", "spacing", "precision", "max_seeds"):  # a fixed number of seeds, paired
         data["run"].pop(k, None)
     data["record"].pop("histograms", None)
     data["record"]["first_passage"] = {"observable": "population_loss", "below": THRESHOLD}
@@ -64,7 +65,7 @@ def escape_table(res) -> list[dict]:
     escaped fraction, KM median escape time (steps) and their 95 % intervals, one dict each."""
     from jaxrelu import analysis
 
-    fpt = res["fpt.population_loss.steps"]                  # (names, lrs, seeds)
+    fpt = res["fpt.population_loss.steps"]  # (names, lrs, seeds)
     end = float(res.step[-1])
     rows = []
     for i, name in enumerate(res["optimizer.name"]):
@@ -73,12 +74,21 @@ def escape_table(res) -> list[dict]:
             ok = ~np.isnan(t)
             esc = analysis.binomial_ci(int(np.sum(np.isfinite(t))), int(ok.sum()))
             med = analysis.median_survival(t[ok], end) if ok.any() else None
-            rows.append({"optimizer": str(name), "lr": float(lr), "n": int(ok.sum()),
-                         "diverged": float(res["diverged.fraction"][i, j, -1]),
-                         "escaped": esc.estimate, "escaped_low": esc.low, "escaped_high": esc.high,
-                         "median": med.estimate if med else np.nan, "median_low": med.low if med else np.nan,
-                         "median_high": med.high if med else np.nan,
-                         "final_loss_median": float(res["population_loss.quantiles"][i, j, -1, 2])})
+            rows.append(
+                {
+                    "optimizer": str(name),
+                    "lr": float(lr),
+                    "n": int(ok.sum()),
+                    "diverged": float(res["diverged.fraction"][i, j, -1]),
+                    "escaped": esc.estimate,
+                    "escaped_low": esc.low,
+                    "escaped_high": esc.high,
+                    "median": med.estimate if med else np.nan,
+                    "median_low": med.low if med else np.nan,
+                    "median_high": med.high if med else np.nan,
+                    "final_loss_median": float(res["population_loss.quantiles"][i, j, -1, 2]),
+                }
+            )
     return rows
 
 
@@ -90,16 +100,22 @@ def paired(ta, tb) -> dict:
 
     ok = ~(np.isnan(ta) | np.isnan(tb))
     ta, tb = ta[ok], tb[ok]
-    first = ta < tb                                           # inf < inf is False, so both censored: a tie
+    first = ta < tb  # inf < inf is False, so both censored: a tie
     untied = ta != tb
     if untied.any():
         wins = analysis.binomial_ci(int(np.sum(first & untied)), int(np.sum(untied)))
         frac, low, high = wins.estimate, wins.low, wins.high
-    else:                                                     # no pair tells them apart
+    else:  # no pair tells them apart
         frac, low, high = float("nan"), 0.0, 1.0
     both = np.isfinite(ta) & np.isfinite(tb)
-    out = {"pairs": int(ok.sum()), "untied": int(untied.sum()), "first_fraction": frac,
-           "first_low": low, "first_high": high, "both_escaped": int(both.sum())}
+    out = {
+        "pairs": int(ok.sum()),
+        "untied": int(untied.sum()),
+        "first_fraction": frac,
+        "first_low": low,
+        "first_high": high,
+        "both_escaped": int(both.sum()),
+    }
     if both.sum() >= 3:
         d = analysis.paired_difference(np.log10(ta[both]), np.log10(tb[both]))
         out.update(log10_ratio=d.estimate, log10_ratio_low=d.low, log10_ratio_high=d.high, correlation=d.correlation)
@@ -112,7 +128,7 @@ def comparisons(res, rows) -> dict:
     fpt = res["fpt.population_loss.steps"]
     names = [str(n) for n in res["optimizer.name"]]
     lrs = list(res["optimizer.lr"])
-    out = {"same_lr": [], "best_lr": []}
+    out: dict[str, Any] = {"same_lr": [], "best_lr": []}
     if "sgd" not in names:
         return out
     s = names.index("sgd")
@@ -128,8 +144,14 @@ def comparisons(res, rows) -> dict:
     out["best"] = best
     for i, name in enumerate(names):
         if i != s:
-            out["best_lr"].append({"optimizer": name, "lr": best[name], "sgd_lr": best["sgd"],
-                                   **paired(fpt[i, lrs.index(best[name])], fpt[s, lrs.index(best["sgd"])])})
+            out["best_lr"].append(
+                {
+                    "optimizer": name,
+                    "lr": best[name],
+                    "sgd_lr": best["sgd"],
+                    **paired(fpt[i, lrs.index(best[name])], fpt[s, lrs.index(best["sgd"])]),
+                }
+            )
     return out
 
 
@@ -164,8 +186,9 @@ def figure(res, rows, comp, path):
         lo = np.array([r["median_low"] for r in sel])
         hi = np.array([np.minimum(r["median_high"], end) for r in sel])
         fin = np.isfinite(med)
-        ax2.errorbar(x[fin], med[fin], yerr=[med[fin] - lo[fin], hi[fin] - med[fin]], fmt="o-", color=c,
-                     capsize=3, label=name)
+        ax2.errorbar(
+            x[fin], med[fin], yerr=[med[fin] - lo[fin], hi[fin] - med[fin]], fmt="o-", color=c, capsize=3, label=name
+        )
         ax2.plot(x[~fin], [end * 1.15] * int((~fin).sum()), "^", color=c, ms=7)
     ax1.set_xlabel("step")
     ax1.set_ylabel(f"P(not escaped: ε ≥ {THRESHOLD:g})")
@@ -189,8 +212,15 @@ def figure(res, rows, comp, path):
                 continue
             to = fpt[i, lrs.index(best[name])]
             ok = ~(np.isnan(ts) | np.isnan(to))
-            ax3.plot(np.minimum(ts[ok], cap), np.minimum(to[ok], cap), ".", color=COLORS.get(name, "0.3"), ms=4,
-                     alpha=0.6, label=f"{name} (lr {best[name]:g})")
+            ax3.plot(
+                np.minimum(ts[ok], cap),
+                np.minimum(to[ok], cap),
+                ".",
+                color=COLORS.get(name, "0.3"),
+                ms=4,
+                alpha=0.6,
+                label=f"{name} (lr {best[name]:g})",
+            )
         lim = [res.step[1], cap * 1.1]
         ax3.plot(lim, lim, "k-", lw=0.8)
         ax3.axvline(end, color="0.5", lw=0.8, ls=":")
@@ -210,9 +240,17 @@ def main(argv=None) -> int:
     """``jaxrelu run optimizers [options]``: run (or ``--from`` reload) the grid, print the tables, write
     ``summary.json`` and the figures; returns the exit status."""
     from jaxrelu.experiments import _common as common
-    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, seconds)",
-                      seeds_help="seeds per grid point (default 256)", steps_help="SGD steps (default 40000)",
-                      set_example="optimizer.momentum_beta=0.5", source=True, seeds=256)
+
+    p = common.parser(
+        NAME,
+        __doc__,
+        quick_help="tiny sizes (a smoke test, seconds)",
+        seeds_help="seeds per grid point (default 256)",
+        steps_help="SGD steps (default 40000)",
+        set_example="optimizer.momentum_beta=0.5",
+        source=True,
+        seeds=256,
+    )
     args = p.parse_args(argv)
 
     from jaxrelu import config, plot
@@ -230,8 +268,10 @@ def main(argv=None) -> int:
     out = common.results_dir(NAME, args.out, source=args.source)
     t0 = time.perf_counter()
     if not args.source:
-        print(f"[{NAME}] {seeds} seeds x {len(OPTIMIZERS)} optimisers x {len(lrs)} learning rates x {steps} steps",
-              file=sys.stderr)
+        print(
+            f"[{NAME}] {seeds} seeds x {len(OPTIMIZERS)} optimisers x {len(lrs)} learning rates x {steps} steps",
+            file=sys.stderr,
+        )
     res = common.run_or_load(data, out, "grid", overrides=args.set, source=args.source)
     plot.save_standard_figures(res, args.figures / "standard")
     rows = escape_table(res)
@@ -241,25 +281,39 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t0
     if not args.source:
         with open(out / "summary.json", "w") as f:
-            json.dump({"rows": rows, "comparisons": comp, "wall_seconds": wall,
-                       "run_seconds": res.meta.get("run_seconds")}, f, indent=1, default=_plain)
+            json.dump(
+                {"rows": rows, "comparisons": comp, "wall_seconds": wall, "run_seconds": res.meta.get("run_seconds")},
+                f,
+                indent=1,
+                default=_plain,
+            )
 
     print(f"escape (first record with eps < {THRESHOLD:g}) over {res.step[-1]} steps; 95 % intervals")
     print(" optimizer   lr       escaped [95 %]        median step [95 %]          final eps (median)  diverged")
     for r in rows:
-        print(f" {r['optimizer']:9s}  {r['lr']:.4f}  {r['escaped']:.2f} "
-              f"[{r['escaped_low']:.2f}, {r['escaped_high']:.2f}]"
-              f"   {r['median']:8.0f} [{r['median_low']:8.0f}, {r['median_high']:8.0f}]   {r['final_loss_median']:.2e}"
-              f"  {r['diverged']:.2f}")
-    for key, title in (("same_lr", "paired against SGD at the same lr"),
-                       ("best_lr", "paired against SGD, each at its best lr")):
+        print(
+            f" {r['optimizer']:9s}  {r['lr']:.4f}  {r['escaped']:.2f} "
+            f"[{r['escaped_low']:.2f}, {r['escaped_high']:.2f}]"
+            f"   {r['median']:8.0f} [{r['median_low']:8.0f}, {r['median_high']:8.0f}]   {r['final_loss_median']:.2e}"
+            f"  {r['diverged']:.2f}"
+        )
+    for key, title in (
+        ("same_lr", "paired against SGD at the same lr"),
+        ("best_lr", "paired against SGD, each at its best lr"),
+    ):
         print(title + ": P(escapes first) [95 %], mean log10(T / T_sgd) [95 %] where both escaped, correlation")
         for c in comp[key]:
-            extra = (f"  {c['log10_ratio']:+.3f} [{c['log10_ratio_low']:+.3f}, {c['log10_ratio_high']:+.3f}]"
-                     f" (n = {c['both_escaped']}, rho = {c['correlation']:+.2f})" if "log10_ratio" in c else "")
+            extra = (
+                f"  {c['log10_ratio']:+.3f} [{c['log10_ratio_low']:+.3f}, {c['log10_ratio_high']:+.3f}]"
+                f" (n = {c['both_escaped']}, rho = {c['correlation']:+.2f})"
+                if "log10_ratio" in c
+                else ""
+            )
             sgd_lr = f" vs {c['sgd_lr']:g}" if "sgd_lr" in c else ""
-            print(f"  {c['optimizer']:9s} lr {c['lr']:g}{sgd_lr}: {c['first_fraction']:.2f} "
-                  f"[{c['first_low']:.2f}, {c['first_high']:.2f}] of {c['untied']}{extra}")
+            print(
+                f"  {c['optimizer']:9s} lr {c['lr']:g}{sgd_lr}: {c['first_fraction']:.2f} "
+                f"[{c['first_low']:.2f}, {c['first_high']:.2f}] of {c['untied']}{extra}"
+            )
     print(f"figure: {fig}", file=sys.stderr)
     print(f"[{NAME}] wall time {wall:.0f}s", file=sys.stderr)
     print(out)

@@ -52,23 +52,35 @@ def base_config(act: str, K: int, d: int, seeds: int, steps: int, records: int, 
     return {
         "description": f"plateau of the {act} soft committee machine, K = M = {K}",
         "run": {"seeds": seeds, "steps": steps, "records": records, "spacing": "log", "seed": 0},
-        "task": {"kind": "teacher_student", "input_dim": d, "teacher_width": K,
-                 "teacher_activation": act, "teacher_weights": "orthonormal",
-                 "teacher_second_layer": 1.0, "train_size": "online"},
-        "model": {"width": K, "activation": act, "train_second_layer": False,
-                  "init_scale": 0.01, "second_layer_init": 1.0},
+        "task": {
+            "kind": "teacher_student",
+            "input_dim": d,
+            "teacher_width": K,
+            "teacher_activation": act,
+            "teacher_weights": "orthonormal",
+            "teacher_second_layer": 1.0,
+            "train_size": "online",
+        },
+        "model": {
+            "width": K,
+            "activation": act,
+            "train_second_layer": False,
+            "init_scale": 0.01,
+            "second_layer_init": 1.0,
+        },
         "optimizer": {"lr": etas[0] / d, "batch_size": 1},
         "sweep": {"optimizer.lr": [e / d for e in etas]},
-        "record": {"observables": ["population_loss"],
-                   "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
-                   "first_passage": {"observable": "population_loss", "below": ESCAPE},
-                   "keep_per_seed": ["population_loss"]},
+        "record": {
+            "observables": ["population_loss"],
+            "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
+            "first_passage": {"observable": "population_loss", "below": ESCAPE},
+            "keep_per_seed": ["population_loss"],
+        },
     }
 
 
 # ----------------------------------------------------------------------------- theory
-def symmetric_fixed_point(act: str, K: int, etas, log2_samples: int, eta_t: float = 300.0,
-                          steps: int = 6000) -> dict:
+def symmetric_fixed_point(act: str, K: int, etas, log2_samples: int, eta_t: float = 300.0, steps: int = 6000) -> dict:
     """Plateau of the ODE: its fixed point inside the symmetric subspace, for each η.
 
     Soft committee, K = M, orthonormal teacher (T = I), v = v* = 1.  Starting from
@@ -84,8 +96,11 @@ def symmetric_fixed_point(act: str, K: int, etas, log2_samples: int, eta_t: floa
     from jaxrelu.theory import ode
 
     def consts(dtype):
-        return ode.Teacher(T=jnp.eye(K, dtype=dtype), v_star=jnp.ones(K, dtype)), jnp.eye(K, dtype=dtype), \
-            jnp.ones((K, K), dtype)
+        return (
+            ode.Teacher(T=jnp.eye(K, dtype=dtype), v_star=jnp.ones(K, dtype)),
+            jnp.eye(K, dtype=dtype),
+            jnp.ones((K, K), dtype),
+        )
 
     def project(s):
         _, eye, ones = consts(s.Q.dtype)
@@ -97,8 +112,15 @@ def symmetric_fixed_point(act: str, K: int, etas, log2_samples: int, eta_t: floa
         teacher, eye, ones = consts(eta.dtype)
         e = jnp.where(eta > 0, eta, 1.0)
         h = 0.05 / e
-        f = lambda s: ode.rhs(s, teacher, activation=act, eta=e, second_order=second_order,
-                              train_second_layer=False, log2_samples=log2_samples)
+        f = lambda s: ode.rhs(
+            s,
+            teacher,
+            activation=act,
+            eta=e,
+            second_order=second_order,
+            train_second_layer=False,
+            log2_samples=log2_samples,
+        )
 
         def rk4(_, s):
             add = lambda s, k, a: jax.tree_util.tree_map(lambda x, y: x + a * y, s, k)
@@ -106,8 +128,7 @@ def symmetric_fixed_point(act: str, K: int, etas, log2_samples: int, eta_t: floa
             k2 = f(add(s, k1, h / 2))
             k3 = f(add(s, k2, h / 2))
             k4 = f(add(s, k3, h))
-            s = jax.tree_util.tree_map(lambda x, a, b, c_, d_: x + h / 6 * (a + 2 * b + 2 * c_ + d_),
-                                       s, k1, k2, k3, k4)
+            s = jax.tree_util.tree_map(lambda x, a, b, c_, d_: x + h / 6 * (a + 2 * b + 2 * c_ + d_), s, k1, k2, k3, k4)
             return project(s)
 
         s0 = ode.State(Q=1e-4 * eye, R=1e-3 * ones, v=jnp.ones(K, eta.dtype))
@@ -171,8 +192,13 @@ def plateau_height(per_seed: np.ndarray, window: np.ndarray, seed: int = 0) -> d
     if vals.size < 3:
         return {**nan, "n": int(vals.size)}
     ci = analysis.bootstrap_ci(vals, np.median, n_resamples=2000, seed=seed)
-    return {"height": float(ci.estimate), "low": float(ci.low), "high": float(ci.high),
-            "se": float(ci.se), "n": int(vals.size)}
+    return {
+        "height": float(ci.estimate),
+        "low": float(ci.low),
+        "high": float(ci.high),
+        "se": float(ci.se),
+        "n": int(vals.size),
+    }
 
 
 def extrapolate(etas, heights, ses, degree: int = 2) -> dict:
@@ -187,8 +213,13 @@ def extrapolate(etas, heights, ses, degree: int = 2) -> dict:
     w = 1.0 / s**2
     cov = np.linalg.inv((X * w[:, None]).T @ X)
     beta = cov @ (X * w[:, None]).T @ h
-    return {"h0": float(beta[0]), "se": float(np.sqrt(cov[0, 0])), "degree": degree, "coef": beta.tolist(),
-            "etas": e.tolist()}
+    return {
+        "h0": float(beta[0]),
+        "se": float(np.sqrt(cov[0, 0])),
+        "degree": degree,
+        "coef": beta.tolist(),
+        "etas": e.tolist(),
+    }
 
 
 def analyse_case(res, ode_eps, fixed, act: str, K: int) -> dict:
@@ -200,8 +231,8 @@ def analyse_case(res, ode_eps, fixed, act: str, K: int) -> dict:
     etas = res["optimizer.lr"] * d
     q = res["population_loss.quantiles"]
     med = list(res.quantile_levels).index(0.5)
-    per_seed = res["population_loss.per_seed"]                 # (G, S, R)
-    fpt = res["fpt.population_loss.steps"] / d                 # (G, S), t units; inf = not escaped
+    per_seed = res["population_loss.per_seed"]  # (G, S, R)
+    fpt = res["fpt.population_loss.steps"] / d  # (G, S), t units; inf = not escaped
     t_end = float(t[-1])
     fp = dict(zip(np.round(fixed["eta"], 12), fixed["eps"]))
     rows = []
@@ -211,29 +242,46 @@ def analyse_case(res, ode_eps, fixed, act: str, K: int) -> dict:
         oj, owin = plateau_window(t, np.median(ode_eps[g], axis=0))
         ode_h = float(np.median(ode_eps[g][:, owin].mean(axis=1))) if oj is not None else float("nan")
         km_med = analysis.median_survival(fpt[g], censor_time=t_end)
-        rows.append({"eta": float(eta), "plateau": h,
-                     "plateau_t": [float(t[win[0]]), float(t[win[-1]])] if j is not None else None,
-                     "ode_plateau_same_estimator": ode_h,
-                     "ode_fixed_point": float(fp.get(round(float(eta), 12), np.nan)),
-                     "escape_median": float(km_med.estimate), "escape_low": float(km_med.low),
-                     "escape_high": float(km_med.high),
-                     "escaped_fraction": float(np.mean(np.isfinite(fpt[g])))})
+        rows.append(
+            {
+                "eta": float(eta),
+                "plateau": h,
+                "plateau_t": [float(t[win[0]]), float(t[win[-1]])] if j is not None else None,
+                "ode_plateau_same_estimator": ode_h,
+                "ode_fixed_point": float(fp.get(round(float(eta), 12), np.nan)),
+                "escape_median": float(km_med.estimate),
+                "escape_low": float(km_med.low),
+                "escape_high": float(km_med.high),
+                "escaped_fraction": float(np.mean(np.isfinite(fpt[g]))),
+            }
+        )
     use = [r for r in rows if r["eta"] <= 0.5]
-    fit = extrapolate([r["eta"] for r in use], [r["plateau"]["height"] for r in use],
-                      [r["plateau"]["se"] for r in use])
+    fit = extrapolate([r["eta"] for r in use], [r["plateau"]["height"] for r in use], [r["plateau"]["se"] for r in use])
     # the same fit through the ODE fixed point at the same η: the bias of extrapolating from these η
-    ode_fit = extrapolate([r["eta"] for r in use], [r["ode_fixed_point"] for r in use],
-                          [max(r["plateau"]["se"], 1e-12) if np.isfinite(r["plateau"]["se"]) else 1.0 for r in use])
+    ode_fit = extrapolate(
+        [r["eta"] for r in use],
+        [r["ode_fixed_point"] for r in use],
+        [max(r["plateau"]["se"], 1e-12) if np.isfinite(r["plateau"]["se"]) else 1.0 for r in use],
+    )
     fit["ode_fixed_point_same_fit"] = ode_fit["h0"]
-    return {"activation": act, "K": K, "d": d, "seeds": int(res.meta["seeds"]),
-            "epsilon_star": saddle_erf(K) if act == "erf" else None,
-            "fixed_point": fixed, "rows": rows, "extrapolation": fit,
-            "run_seconds": res.meta["run_seconds"], "compile_seconds": res.meta["compile_seconds"]}
+    return {
+        "activation": act,
+        "K": K,
+        "d": d,
+        "seeds": int(res.meta["seeds"]),
+        "epsilon_star": saddle_erf(K) if act == "erf" else None,
+        "fixed_point": fixed,
+        "rows": rows,
+        "extrapolation": fit,
+        "run_seconds": res.meta["run_seconds"],
+        "compile_seconds": res.meta["compile_seconds"],
+    }
 
 
 # ----------------------------------------------------------------------------- figures
 def _colors(n):
     from matplotlib import colormaps
+
     return [colormaps["viridis"](x) for x in np.linspace(0.0, 0.85, n)]
 
 
@@ -268,10 +316,12 @@ def figure_trajectories(cases, path: Path):
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("population loss ε")
     handles, _ = axes[0].get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.3", lw=1.8, label="SGD median"),
-                Patch(color="0.3", alpha=0.2, lw=0, label="SGD 25–75 %"),
-                Line2D([], [], color="0.3", lw=1.3, ls=":", label="ODE median (same initial weights)"),
-                Line2D([], [], color="0.3", lw=1, ls="--", label="symmetric fixed point, η → 0")]
+    handles += [
+        Line2D([], [], color="0.3", lw=1.8, label="SGD median"),
+        Patch(color="0.3", alpha=0.2, lw=0, label="SGD 25–75 %"),
+        Line2D([], [], color="0.3", lw=1.3, ls=":", label="ODE median (same initial weights)"),
+        Line2D([], [], color="0.3", lw=1, ls="--", label="symmetric fixed point, η → 0"),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize="small", frameon=False)
     fig.savefig(path, dpi=150)
     return path
@@ -281,8 +331,7 @@ def figure_heights(summaries, path: Path):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.0 * len(summaries), 6.6), layout="constrained")
-    axes = fig.subplots(2, len(summaries), squeeze=False, sharex=True,
-                        gridspec_kw={"height_ratios": [2.2, 1]})
+    axes = fig.subplots(2, len(summaries), squeeze=False, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
     for k, s in enumerate(summaries):
         ax, axr = axes[0, k], axes[1, k]
         fe, fv = np.asarray(s["fixed_point"]["eta"]), np.asarray(s["fixed_point"]["eps"])
@@ -291,13 +340,27 @@ def figure_heights(summaries, path: Path):
         h = np.array([r["plateau"]["height"] for r in s["rows"]])
         lo = np.array([r["plateau"]["low"] for r in s["rows"]])
         hi = np.array([r["plateau"]["high"] for r in s["rows"]])
-        ax.errorbar(e, h, yerr=[h - lo, hi - h], fmt="o", color="#0072B2", capsize=3, ms=5,
-                    label=f"SGD, d = {s['d']}: median over seeds, 95 % CI")
+        ax.errorbar(
+            e,
+            h,
+            yerr=[h - lo, hi - h],
+            fmt="o",
+            color="#0072B2",
+            capsize=3,
+            ms=5,
+            label=f"SGD, d = {s['d']}: median over seeds, 95 % CI",
+        )
         fit = s["extrapolation"]
         if np.isfinite(fit["h0"]):
             xe = np.linspace(0, max(fit["etas"]), 100)
-            ax.plot(xe, np.polyval(fit["coef"][::-1], xe), color="#0072B2", lw=1, ls="--",
-                    label=f"SGD fit (η ≤ {max(fit['etas']):g}) → {fit['h0']:.5f} ± {fit['se']:.5f}")
+            ax.plot(
+                xe,
+                np.polyval(fit["coef"][::-1], xe),
+                color="#0072B2",
+                lw=1,
+                ls="--",
+                label=f"SGD fit (η ≤ {max(fit['etas']):g}) → {fit['h0']:.5f} ± {fit['se']:.5f}",
+            )
         if s["epsilon_star"]:
             ax.plot([0], [s["epsilon_star"]], "*", color="k", ms=11, label=f"ε* = {s['epsilon_star']:.5f}")
         ax.set_yscale("log")
@@ -344,8 +407,9 @@ def figure_escape(cases, path: Path):
         ev = fpt[np.isfinite(fpt)]
         if ev.size:
             axes[0, k].set_xlim(0.5 * ev.min(), 1.2 * t_end)
-            axes[1, k].set_xlim(0.5 * (ev * etas[:, None].repeat(fpt.shape[1], 1)[np.isfinite(fpt)]).min(),
-                                1.2 * t_end * etas.max())
+            axes[1, k].set_xlim(
+                0.5 * (ev * etas[:, None].repeat(fpt.shape[1], 1)[np.isfinite(fpt)]).min(), 1.2 * t_end * etas.max()
+            )
         axes[0, k].set_title(f"{s['activation']}, K = M = {s['K']}: first time ε < {ESCAPE:g}", fontsize="medium")
         axes[0, k].set_xlabel("escape time T = step / d")
         axes[1, k].set_xlabel("η · T  (curves collapse if the plateau length ∝ 1/η)")
@@ -362,9 +426,15 @@ def figure_escape(cases, path: Path):
 # ----------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     from jaxrelu.experiments import _common as common
-    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, seconds)",
-                      seeds_help="seeds per grid point (default 64)",
-                      steps_help="SGD steps (default 100000, t = 1000 at d = 100)", set_example="task.input_dim=500")
+
+    p = common.parser(
+        NAME,
+        __doc__,
+        quick_help="tiny sizes (a smoke test, seconds)",
+        seeds_help="seeds per grid point (default 64)",
+        steps_help="SGD steps (default 100000, t = 1000 at d = 100)",
+        set_example="task.input_dim=500",
+    )
     args = p.parse_args(argv)
 
     import jaxrelu
@@ -384,12 +454,12 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     studies = []
-    for act, K in cases:                     # validate everything before running anything
+    for act, K in cases:  # validate everything before running anything
         data = base_config(act, K, d, seeds, steps, records, etas)
         try:
             config.apply_overrides(data, args.set)
             d_set = int(data["task"]["input_dim"])
-            if d_set != d:            # another d: keep η = lr·d (and the ODE time t = step/d) fixed
+            if d_set != d:  # another d: keep η = lr·d (and the ODE time t = step/d) fixed
                 data = base_config(act, K, d_set, seeds, steps, records, etas)
                 config.apply_overrides(data, args.set)
             studies.append((act, K, config.from_dict(data)))
@@ -400,47 +470,63 @@ def main(argv=None) -> int:
     done, summaries = [], []
     for act, K, study in studies:
         d_run = study.task.input_dim
-        print(f"[{NAME}] {act} K={K}: {study.run.seeds} seeds x {len(etas)} learning rates x "
-              f"{study.run.steps} steps (d = {d_run})", file=sys.stderr)
+        print(
+            f"[{NAME}] {act} K={K}: {study.run.seeds} seeds x {len(etas)} learning rates x "
+            f"{study.run.steps} steps (d = {d_run})",
+            file=sys.stderr,
+        )
         res = jaxrelu.run(study)
         t1 = time.perf_counter()
         ode_eps = predict.ode_trajectories(study, n_ode, dt=lambda eta: min(0.05 / eta, 0.5), log2_samples=log2)
         fixed = symmetric_fixed_point(act, K, sorted(set(fp_etas) | {float(e) for e in etas}), log2)
-        res.arrays["population_loss.ode"] = ode_eps.mean(axis=1)   # as record.theory = ["ode"] would
+        res.arrays["population_loss.ode"] = ode_eps.mean(axis=1)  # as record.theory = ["ode"] would
         res.save(out / f"{act}_K{K}")
         summ = analyse_case(res, ode_eps, fixed, act, K)
         summ["ode_seconds"] = time.perf_counter() - t1
         plot.save_standard_figures(res, figdir / f"{act}_K{K}")
         done.append((res, ode_eps, summ))
         summaries.append(summ)
-        print(f"[{NAME}]   SGD {res.meta['run_seconds']:.1f}s (+{res.meta['compile_seconds']:.1f}s compile), "
-              f"ODE {summ['ode_seconds']:.1f}s", file=sys.stderr)
+        print(
+            f"[{NAME}]   SGD {res.meta['run_seconds']:.1f}s (+{res.meta['compile_seconds']:.1f}s compile), "
+            f"ODE {summ['ode_seconds']:.1f}s",
+            file=sys.stderr,
+        )
 
     figdir.mkdir(parents=True, exist_ok=True)
-    figs = [figure_trajectories(done, figdir / "trajectories.png"),
-            figure_heights(summaries, figdir / "plateau_height.png"),
-            figure_escape(done, figdir / "escape_times.png")]
+    figs = [
+        figure_trajectories(done, figdir / "trajectories.png"),
+        figure_heights(summaries, figdir / "plateau_height.png"),
+        figure_escape(done, figdir / "escape_times.png"),
+    ]
     wall = time.perf_counter() - t0
     with open(out / "summary.json", "w") as f:
         json.dump({"cases": summaries, "wall_seconds": wall}, f, indent=1)
 
     for s in summaries:
         es = s["epsilon_star"]
-        print(f"{s['activation']} K=M={s['K']}, d={s['d']}, {s['seeds']} seeds"
-              + (f"; erf saddle eps* = {es:.6f}" if es else ""))
-        print("    eta  SGD plateau [95% CI]           ODE fixed pt  ODE same-est.  median escape T [95% CI]"
-              "   eta*T  escaped")
+        print(
+            f"{s['activation']} K=M={s['K']}, d={s['d']}, {s['seeds']} seeds"
+            + (f"; erf saddle eps* = {es:.6f}" if es else "")
+        )
+        print(
+            "    eta  SGD plateau [95% CI]           ODE fixed pt  ODE same-est.  median escape T [95% CI]"
+            "   eta*T  escaped"
+        )
         for r in s["rows"]:
             h = r["plateau"]
-            print(f"  {r['eta']:6.4g}  {h['height']:.5f} [{h['low']:.5f}, {h['high']:.5f}]"
-                  f"   {r['ode_fixed_point']:.5f}      {r['ode_plateau_same_estimator']:.5f}"
-                  f"      {r['escape_median']:8.1f} [{r['escape_low']:.1f}, {r['escape_high']:.1f}]"
-                  f"   {r['eta'] * r['escape_median']:6.1f}  {r['escaped_fraction']:.2f}")
+            print(
+                f"  {r['eta']:6.4g}  {h['height']:.5f} [{h['low']:.5f}, {h['high']:.5f}]"
+                f"   {r['ode_fixed_point']:.5f}      {r['ode_plateau_same_estimator']:.5f}"
+                f"      {r['escape_median']:8.1f} [{r['escape_low']:.1f}, {r['escape_high']:.1f}]"
+                f"   {r['eta'] * r['escape_median']:6.1f}  {r['escaped_fraction']:.2f}"
+            )
         fit, fp = s["extrapolation"], s["fixed_point"]
-        print(f"  eta -> 0: SGD degree-{fit['degree']} fit over eta in {fit['etas']}: "
-              f"{fit['h0']:.5f} +- {fit['se']:.5f}"
-              f" (the same fit through the ODE fixed points: {fit.get('ode_fixed_point_same_fit', np.nan):.5f});"
-              f" ODE symmetric fixed point (eta^2 terms dropped): {fp['eps'][0]:.6f}")
+        print(
+            f"  eta -> 0: SGD degree-{fit['degree']} fit over eta in {fit['etas']}: "
+            f"{fit['h0']:.5f} +- {fit['se']:.5f}"
+            f" (the same fit through the ODE fixed points: {fit.get('ode_fixed_point_same_fit', np.nan):.5f});"
+            f" ODE symmetric fixed point (eta^2 terms dropped): {fp['eps'][0]:.6f}"
+        )
     for f in figs:
         print(f"figure: {f}", file=sys.stderr)
     print(f"[{NAME}] wall time {wall:.0f}s", file=sys.stderr)

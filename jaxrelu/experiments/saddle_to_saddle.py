@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 from matplotlib.transforms import blended_transform_factory
@@ -46,14 +47,24 @@ from jaxrelu.plot import DPI, OKABE_ITO, new_figure
 
 NAME = "saddle_to_saddle"
 LAMBDA, WIDTH = 1e-3, 60
-LR = 2e-3                                   # = 1e-3 on their mean((f − y)²)
+LR = 2e-3  # = 1e-3 on their mean((f − y)²)
 
 # inputs, targets, steps, the plateau levels of the ½-MSE seen in GD, first-passage thresholds
-TOYS = {
-    "toy1": {"x": [-0.5, 2.0], "y": [-1.0, 1.0], "steps": 30_000,
-             "plateaus": [0.5, 0.25], "thresholds": [0.45, 0.2, 1e-3]},
-    "toy2": {"x": [-1.5, -1.0, 0.0, 0.25, 2.0], "y": [0.7, -0.3, -0.4, 0.4, 0.2], "steps": 400_000,
-             "plateaus": [0.094, 0.0388], "thresholds": [0.085, 0.035, 1e-3]},
+TOYS: dict[str, dict[str, Any]] = {
+    "toy1": {
+        "x": [-0.5, 2.0],
+        "y": [-1.0, 1.0],
+        "steps": 30_000,
+        "plateaus": [0.5, 0.25],
+        "thresholds": [0.45, 0.2, 1e-3],
+    },
+    "toy2": {
+        "x": [-1.5, -1.0, 0.0, 0.25, 2.0],
+        "y": [0.7, -0.3, -0.4, 0.4, 0.2],
+        "steps": 400_000,
+        "plateaus": [0.094, 0.0388],
+        "thresholds": [0.085, 0.035, 1e-3],
+    },
 }
 PASSAGE_NAMES = ["leave plateau 1", "leave plateau 2", "fit (loss < 1e-3)"]
 
@@ -67,9 +78,12 @@ def base_config(toy: str, batch: int, noises, seeds: int, steps: int, records: i
         "model": {"width": WIDTH, "bias": True, "init_scale": LAMBDA / WIDTH, "second_layer_init": "balanced"},
         "optimizer": {"lr": LR, "batch_size": batch},
         "sweep": {"optimizer.label_noise": list(noises)} if len(noises) > 1 else {},
-        "record": {"observables": ["train_loss"], "keep_per_seed": ["train_loss"],
-                   "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
-                   "histograms": {"train_loss": {"min": 1e-8, "max": 1.0, "bins": 64, "log": True}}},
+        "record": {
+            "observables": ["train_loss"],
+            "keep_per_seed": ["train_loss"],
+            "quantiles": [0.05, 0.25, 0.5, 0.75, 0.95],
+            "histograms": {"train_loss": {"min": 1e-8, "max": 1.0, "bins": 64, "log": True}},
+        },
     }
 
 
@@ -82,7 +96,7 @@ def passages(res, g: int, thresholds) -> np.ndarray:
         hit = loss <= thr
         first = np.argmax(hit, axis=1)
         out[i] = np.where(hit.any(axis=1), step[first], np.inf)
-        out[i][np.isnan(loss).any(axis=1) & ~hit.any(axis=1)] = np.nan      # diverged, never crossed
+        out[i][np.isnan(loss).any(axis=1) & ~hit.any(axis=1)] = np.nan  # diverged, never crossed
     return out
 
 
@@ -95,51 +109,72 @@ def interval(x) -> dict:
     ci = stats.binomtest(k, n).proportion_ci(0.95, method="wilson") if n else None
     q = analysis.quantile_ci(x, 0.5) if n else None
     f = lambda v: None if v is None or not np.isfinite(v) else float(v)
-    return {"n": n, "reached": k, "fraction": k / n if n else None,
-            "fraction_wilson95": [float(ci.low), float(ci.high)] if ci else None,
-            "median": f(q.estimate) if q else None, "median_ci95": [f(q.low), f(q.high)] if q else None,
-            "q05": f(np.quantile(x, 0.05, method="inverted_cdf")) if n else None,
-            "q95": f(np.quantile(x, 0.95, method="inverted_cdf")) if n else None}
+    return {
+        "n": n,
+        "reached": k,
+        "fraction": k / n if n else None,
+        "fraction_wilson95": [float(ci.low), float(ci.high)] if ci else None,
+        "median": f(q.estimate) if q else None,
+        "median_ci95": [f(q.low), f(q.high)] if q else None,
+        "q05": f(np.quantile(x, 0.05, method="inverted_cdf")) if n else None,
+        "q95": f(np.quantile(x, 0.95, method="inverted_cdf")) if n else None,
+    }
 
 
 def main(argv=None) -> int:
-    p = common.parser(NAME, __doc__, quick_help="tiny sizes (a smoke test, toy 1 only)",
-                      seeds_help="seeds per configuration (default 64; toy 2: 48)", set_example="model.width=100",
-                      source=True)
+    p = common.parser(
+        NAME,
+        __doc__,
+        quick_help="tiny sizes (a smoke test, toy 1 only)",
+        seeds_help="seeds per configuration (default 64; toy 2: 48)",
+        set_example="model.width=100",
+        source=True,
+    )
     p.add_argument("--noise", type=float, default=0.3, help="label-noise sigma compared with 0 (default 0.3)")
-    p.add_argument("--lr-scan", action="store_true",
-                   help="also run SGD (B = 1) on toy 2 at lr = 2e-3 ... 2.5e-4 to equal time lr*steps = 800")
+    p.add_argument(
+        "--lr-scan",
+        action="store_true",
+        help="also run SGD (B = 1) on toy 2 at lr = 2e-3 ... 2.5e-4 to equal time lr*steps = 800",
+    )
     args = p.parse_args(argv)
     out = common.results_dir(NAME, args.out, source=args.source)
 
     def obtain(key: str, data: dict):
         """Run the study (saving it under out/key), or load it with --from."""
         return common.run_or_load(data, out, key, overrides=args.set, source=args.source)
+
     t_start = time.perf_counter()
     noises = [0.0, args.noise]
     toys = ["toy1"] if args.quick else ["toy1", "toy2"]
-    runs: dict[str, dict] = {}               # label -> {"res", "toy", "batch", ...}
+    runs: dict[str, dict] = {}  # label -> {"res", "toy", "batch", ...}
     for toy in toys:
         n = len(TOYS[toy]["x"])
         seeds = args.seeds or (4 if args.quick else (64 if toy == "toy1" else 48))
         steps = 2000 if args.quick else TOYS[toy]["steps"]
-        records = 21 if args.quick else (301 if toy == "toy1" else 401)   # linear: every 100 / 1000 steps
+        records = 21 if args.quick else (301 if toy == "toy1" else 401)  # linear: every 100 / 1000 steps
         for label, batch in (("GD", n), ("SGD", 1)):
             t0 = time.perf_counter()
             res = obtain(f"{toy}_{label}", base_config(toy, batch, noises, seeds, steps, records))
             runs[f"{toy}_{label}"] = {"res": res, "toy": toy, "method": label, "seconds": time.perf_counter() - t0}
             print(f"{toy} {label}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-        if toy == "toy1" and not args.quick:   # the gradient-flow reference (no noise)
+        if toy == "toy1" and not args.quick:  # the gradient-flow reference (no noise)
             data = base_config(toy, n, [0.0], seeds, steps, records)
             data["optimizer"].update(method="flow", substeps=10)
             res = obtain(f"{toy}_flow", data)
             runs[f"{toy}_flow"] = {"res": res, "toy": toy, "method": "GF", "seconds": None}
 
     # ------------------------------------------------------------------ numbers
-    summary = {"lambda": LAMBDA, "width": WIDTH, "lr_ours": LR, "lr_theirs": LR / 2, "noises": noises,
-               "overrides": args.set, "configs": {}}
-    rows = []                                # (toy, config label, passages (3, S), res, g)
-    for key, r in runs.items():
+    summary = {
+        "lambda": LAMBDA,
+        "width": WIDTH,
+        "lr_ours": LR,
+        "lr_theirs": LR / 2,
+        "noises": noises,
+        "overrides": args.set,
+        "configs": {},
+    }
+    rows = []  # (toy, config label, passages (3, S), res, g)
+    for r in runs.values():
         res, toy = r["res"], r["toy"]
         ng = int(np.prod(res.grid_shape)) if res.grid_shape else 1
         for g in range(ng):
@@ -151,18 +186,21 @@ def main(argv=None) -> int:
             loss = np.asarray(per_seed, np.float64).reshape(ng, *per_seed.shape[-2:])[g]
             final = analysis.quantile_ci(loss[:, -1], 0.5)
             summary["configs"][f"{toy} | {label}"] = {
-                "seeds": int(loss.shape[0]), "steps": int(res.step[-1]),
-                "run_seconds": res.meta["run_seconds"], "compile_seconds": res.meta["compile_seconds"],
+                "seeds": int(loss.shape[0]),
+                "steps": int(res.step[-1]),
+                "run_seconds": res.meta["run_seconds"],
+                "compile_seconds": res.meta["compile_seconds"],
                 "final_loss_median": float(final.estimate),
                 "final_loss_median_ci95": [float(final.low), float(final.high)],
                 "passages": {nm: interval(T[i]) for i, nm in enumerate(PASSAGE_NAMES)},
-                "plateau2_duration": interval(np.where(np.isfinite(T[1]),
-                                                       T[1] - np.where(np.isfinite(T[0]), T[0], 0), T[1])),
+                "plateau2_duration": interval(
+                    np.where(np.isfinite(T[1]), T[1] - np.where(np.isfinite(T[0]), T[0], 0), T[1])
+                ),
             }
     # paired GD vs SGD (same seeds = same initial weights): log10 ratio of passage times
     comp = {}
     for toy in toys:
-        for sigma_i, sigma in enumerate(noises):
+        for sigma in noises:
             a = [r for r in rows if r[0] == toy and r[1] == f"GD, σ={sigma:g}"]
             b = [r for r in rows if r[0] == toy and r[1] == f"SGD, σ={sigma:g}"]
             if not a or not b:
@@ -173,19 +211,25 @@ def main(argv=None) -> int:
                 if ok.sum() >= 3:
                     d = analysis.paired_difference(x[ok], y[ok])
                     comp[f"{toy} | σ={sigma:g} | {nm}"] = {
-                        "log10(T_SGD/T_GD)": float(d.estimate), "ci95": [float(d.low), float(d.high)],
-                        "ratio": float(10 ** d.estimate), "pairs": int(ok.sum())}
+                        "log10(T_SGD/T_GD)": float(d.estimate),
+                        "ci95": [float(d.low), float(d.high)],
+                        "ratio": float(10**d.estimate),
+                        "pairs": int(ok.sum()),
+                    }
         g0 = [r for r in rows if r[0] == toy and r[1] == f"GD, σ={noises[0]:g}"]
         g1 = [r for r in rows if r[0] == toy and r[1] == f"GD, σ={noises[1]:g}"]
-        if g0 and g1:                         # label noise vs none under GD, same seeds
+        if g0 and g1:  # label noise vs none under GD, same seeds
             for i, nm in enumerate(PASSAGE_NAMES):
                 x, y = np.log10(g1[0][2][i]), np.log10(g0[0][2][i])
                 ok = np.isfinite(x) & np.isfinite(y)
                 if ok.sum() >= 3:
                     d = analysis.paired_difference(x[ok], y[ok])
                     comp[f"{toy} | GD label noise {noises[1]:g} vs 0 | {nm}"] = {
-                        "log10(T_noise/T_clean)": float(d.estimate), "ci95": [float(d.low), float(d.high)],
-                        "ratio": float(10 ** d.estimate), "pairs": int(ok.sum())}
+                        "log10(T_noise/T_clean)": float(d.estimate),
+                        "ci95": [float(d.low), float(d.high)],
+                        "ratio": float(10**d.estimate),
+                        "pairs": int(ok.sum()),
+                    }
     summary["paired_comparisons"] = comp
 
     scan = []
@@ -200,11 +244,14 @@ def main(argv=None) -> int:
             T = passages(res, 0, TOYS["toy2"]["thresholds"])
             row = {"lr": lr, "steps": steps, "run_seconds": res.meta["run_seconds"]}
             for i, nm in enumerate(PASSAGE_NAMES):
-                d = interval(T[i] * lr)                       # in time units t = lr * step
+                d = interval(T[i] * lr)  # in time units t = lr * step
                 row[nm] = d
             scan.append(row)
-            print(f"lr scan: lr={lr:g}: left plateau 2 in {row[PASSAGE_NAMES[1]]['reached']}/"
-                  f"{row[PASSAGE_NAMES[1]]['n']} seeds", file=sys.stderr)
+            print(
+                f"lr scan: lr={lr:g}: left plateau 2 in {row[PASSAGE_NAMES[1]]['reached']}/"
+                f"{row[PASSAGE_NAMES[1]]['n']} seeds",
+                file=sys.stderr,
+            )
         summary["lr_scan_toy2_sgd_b1"] = scan
 
     # ------------------------------------------------------------------ figures
@@ -216,7 +263,7 @@ def main(argv=None) -> int:
     grid = np.asarray(fig.subplots(2, len(toys), gridspec_kw={"height_ratios": [3, 2]})).reshape(2, len(toys))
     for col, toy in enumerate(toys):
         trs = [r for r in rows if r[0] == toy]
-        for row, ax in enumerate(grid[:, col]):      # top: log loss, all scales; bottom: linear, the plateaus
+        for row, ax in enumerate(grid[:, col]):  # top: log loss, all scales; bottom: linear, the plateaus
             for c, (_, label, _, res, g) in zip(OKABE_ITO, trs):
                 ng = int(np.prod(res.grid_shape)) if res.grid_shape else 1
                 q = np.asarray(res["train_loss.quantiles"], np.float64).reshape(ng, len(res.step), -1)[g]
@@ -236,14 +283,16 @@ def main(argv=None) -> int:
                 ax.set_yscale("log")
                 lowest = min(float(np.nanmin(np.asarray(r[3]["train_loss.quantiles"])[..., 2])) for r in trs)
                 ax.set_ylim(max(1e-11, 0.3 * lowest), 1.8 * max(TOYS[toy]["plateaus"]))
-                ax.set_title(f"{toy}: n = {len(TOYS[toy]['x'])}, m = {WIDTH}, λ = {LAMBDA:g}, lr = {LR:g}",
-                             fontsize="medium")
+                ax.set_title(
+                    f"{toy}: n = {len(TOYS[toy]['x'])}, m = {WIDTH}, λ = {LAMBDA:g}, lr = {LR:g}", fontsize="medium"
+                )
                 ax.legend(fontsize="x-small", loc="lower left")
             else:
                 ax.set_ylim(0, 1.1 * max(TOYS[toy]["plateaus"]))
                 ax.set_xlabel("step (GD/SGD update; GF: time / lr)")
-    fig.suptitle("Saddle-to-saddle plateaus: dotted = plateau levels, dash-dot = first-passage thresholds",
-                 fontsize="medium")
+    fig.suptitle(
+        "Saddle-to-saddle plateaus: dotted = plateau levels, dash-dot = first-passage thresholds", fontsize="medium"
+    )
     path = fig_dir / "loss_quantiles.png"
     fig.savefig(path, dpi=DPI)
     written.append(path)
@@ -255,30 +304,56 @@ def main(argv=None) -> int:
     res_end = {r[0]: r[3].step[-1] for r in rows}
     for ax, toy in zip(axes, toys):
         trs = [r for r in rows if r[0] == toy]
-        for yi, (_, label, T, _, _) in enumerate(trs):
+        for yi, (_, _label, T, _, _) in enumerate(trs):
             for i in range(3):
                 x = T[i][np.isfinite(T[i])]
                 y = yi + (i - 1) * 0.22
                 if x.size == 0:
-                    ax.text(0.99, y, f"{PASSAGE_NAMES[i]}: 0/{np.sum(~np.isnan(T[i]))} seeds by step "
-                            f"{int(res_end[toy])}", transform=blended_transform_factory(ax.transAxes, ax.transData),
-                            ha="right", va="center", fontsize="xx-small", color=pcol[i])
+                    ax.text(
+                        0.99,
+                        y,
+                        f"{PASSAGE_NAMES[i]}: 0/{np.sum(~np.isnan(T[i]))} seeds by step {int(res_end[toy])}",
+                        transform=blended_transform_factory(ax.transAxes, ax.transData),
+                        ha="right",
+                        va="center",
+                        fontsize="xx-small",
+                        color=pcol[i],
+                    )
                     continue
                 q = analysis.quantile_ci(T[i][~np.isnan(T[i])], 0.5)
                 lo, hi = np.quantile(x, [0.05, 0.95])
                 ax.plot([lo, hi], [y, y], color=pcol[i], lw=1, alpha=0.6)
                 if np.isfinite(q.estimate):
-                    ax.plot([max(q.low, x.min()), min(q.high, x.max())], [y, y], color=pcol[i], lw=4,
-                            alpha=0.8, solid_capstyle="butt")
-                    ax.plot([q.estimate], [y], "o", color=pcol[i], ms=4, mec="k", mew=0.5,
-                            label=PASSAGE_NAMES[i] if yi == 0 else None)
+                    ax.plot(
+                        [max(q.low, x.min()), min(q.high, x.max())],
+                        [y, y],
+                        color=pcol[i],
+                        lw=4,
+                        alpha=0.8,
+                        solid_capstyle="butt",
+                    )
+                    ax.plot(
+                        [q.estimate],
+                        [y],
+                        "o",
+                        color=pcol[i],
+                        ms=4,
+                        mec="k",
+                        mew=0.5,
+                        label=PASSAGE_NAMES[i] if yi == 0 else None,
+                    )
                 frac = np.isfinite(T[i]).mean()
                 if frac < 1:
-                    ax.annotate(f"{100 * frac:.0f}% reached", (hi, y), xytext=(4, -3),
-                                textcoords="offset points", fontsize="xx-small")
+                    ax.annotate(
+                        f"{100 * frac:.0f}% reached",
+                        (hi, y),
+                        xytext=(4, -3),
+                        textcoords="offset points",
+                        fontsize="xx-small",
+                    )
         ax.set_yticks(range(len(trs)))
         ax.set_yticklabels([r[1] for r in trs], fontsize="small")
-        ax.set_ylim(len(trs) - 0.6, -0.4)           # inverted: first configuration on top
+        ax.set_ylim(len(trs) - 0.6, -0.4)  # inverted: first configuration on top
         ax.set_xscale("log")
         ax.set_xlabel("first-passage step")
         ax.set_title(f"{toy}: median (dot), its 95 % CI (thick), 5–95 % of seeds (thin)", fontsize="small")
@@ -298,8 +373,15 @@ def main(argv=None) -> int:
             fr = np.array([r[PASSAGE_NAMES[i]]["fraction"] for r in scan])
             lo = np.array([r[PASSAGE_NAMES[i]]["fraction_wilson95"][0] for r in scan])
             hi = np.array([r[PASSAGE_NAMES[i]]["fraction_wilson95"][1] for r in scan])
-            ax.errorbar(lrs * (1 + 0.04 * (i - 1.5)), fr, yerr=[fr - lo, hi - fr], marker="o", capsize=3, color=c,
-                        label=f"SGD B=1: {PASSAGE_NAMES[i]} by t = 800")
+            ax.errorbar(
+                lrs * (1 + 0.04 * (i - 1.5)),
+                fr,
+                yerr=[fr - lo, hi - fr],
+                marker="o",
+                capsize=3,
+                color=c,
+                label=f"SGD B=1: {PASSAGE_NAMES[i]} by t = 800",
+            )
         ax.set_xscale("log")
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("learning rate (ours; theirs = lr/2), time t = lr·step fixed")
@@ -313,6 +395,7 @@ def main(argv=None) -> int:
 
     # density over seeds for the toy with the richest plateau structure, GD vs SGD with noise
     from jaxrelu.plot import plot_density
+
     toy = toys[-1]
     for key in (f"{toy}_GD", f"{toy}_SGD"):
         res = runs[key]["res"]

@@ -40,15 +40,23 @@ NAME = "sgd_vs_sde"
 def study(lr: float, T: float, seeds: int, methods, svag_l=None, substeps: int = 32) -> config.Study:
     steps = max(1, round(T / lr))
     sweep = {"optimizer.svag_l": list(svag_l)} if svag_l is not None else {"optimizer.method": list(methods)}
-    return config.from_dict({
-        "description": "SGD vs SDE",
-        "run": {"seeds": seeds, "steps": steps, "records": 2, "seed": 0, "blowup": 20.0},
-        "task": {"input_dim": 20, "teacher_width": 2, "train_size": 64, "label_noise": 0.3},
-        "model": {"width": 4, "init_scale": 1.0, "second_layer_scale": 0.5},
-        "optimizer": {"lr": lr, "batch_size": 1, "replacement": True, "substeps": substeps,
-                      "method": "svag" if svag_l is not None else "sgd"},
-        "sweep": sweep,
-        "record": {"observables": ["train_loss"], "keep_per_seed": ["train_loss"], "quantiles": []}})
+    return config.from_dict(
+        {
+            "description": "SGD vs SDE",
+            "run": {"seeds": seeds, "steps": steps, "records": 2, "seed": 0, "blowup": 20.0},
+            "task": {"input_dim": 20, "teacher_width": 2, "train_size": 64, "label_noise": 0.3},
+            "model": {"width": 4, "init_scale": 1.0, "second_layer_scale": 0.5},
+            "optimizer": {
+                "lr": lr,
+                "batch_size": 1,
+                "replacement": True,
+                "substeps": substeps,
+                "method": "svag" if svag_l is not None else "sgd",
+            },
+            "sweep": sweep,
+            "record": {"observables": ["train_loss"], "keep_per_seed": ["train_loss"], "quantiles": []},
+        }
+    )
 
 
 def final(res, g):
@@ -69,8 +77,13 @@ def weak_error(a, b):
 
 
 def main(argv=None) -> int:
-    p = common.parser(NAME, __doc__, seeds_help="seeds per point (default 4096; --quick: 64)", set_example=None,
-                      out_help="folder for summary.json (default: a fresh folder under runs/)")
+    p = common.parser(
+        NAME,
+        __doc__,
+        seeds_help="seeds per point (default 4096; --quick: 64)",
+        set_example=None,
+        out_help="folder for summary.json (default: a fresh folder under runs/)",
+    )
     p.add_argument("--time", type=float, default=1.0, help="time T = lr * steps")
     args = p.parse_args(argv)
     out = common.results_dir(NAME, args.out)
@@ -83,8 +96,16 @@ def main(argv=None) -> int:
     for lr in lrs:
         res = jaxrelu.run(study(lr, args.time, seeds, ["sgd", "sde"]))
         err, se = weak_error(final(res, 0), final(res, 1))
-        rows.append({"lr": lr, "weak_error": err, "se": se, "diverged": res["diverged.count"][:, -1].tolist(),
-                     "sgd_mean": float(np.nanmean(final(res, 0))), "sde_mean": float(np.nanmean(final(res, 1)))})
+        rows.append(
+            {
+                "lr": lr,
+                "weak_error": err,
+                "se": se,
+                "diverged": res["diverged.count"][:, -1].tolist(),
+                "sgd_mean": float(np.nanmean(final(res, 0))),
+                "sde_mean": float(np.nanmean(final(res, 1))),
+            }
+        )
         print(f"lr={lr:<6} |E phi_SGD - E phi_SDE| = {err:.5f} +- {se:.5f}", file=sys.stderr)
     lr_svag = lrs[0]
     sde = final(jaxrelu.run(study(lr_svag, args.time, seeds, ["sde"])), 0)
@@ -98,12 +119,19 @@ def main(argv=None) -> int:
     x = np.array([r["lr"] for r in rows])
     y = np.array([r["weak_error"] for r in rows])
     e = np.array([r["se"] for r in rows])
-    resolved = y > 2 * e                       # fit only errors resolved above the Monte Carlo noise
+    resolved = y > 2 * e  # fit only errors resolved above the Monte Carlo noise
     fit = analysis.fit_power_law(x[resolved], y[resolved], e[resolved]) if resolved.sum() >= 2 else None
-    summary = {"time": args.time, "seeds": seeds, "sgd_vs_sde": rows, "svag_lr": lr_svag, "svag": srows,
-               "exponent": None if fit is None else
-               {"estimate": float(fit.exponent), "low": float(fit.exponent_low), "high": float(fit.exponent_high)},
-               "seconds": time.perf_counter() - t0}
+    summary = {
+        "time": args.time,
+        "seeds": seeds,
+        "sgd_vs_sde": rows,
+        "svag_lr": lr_svag,
+        "svag": srows,
+        "exponent": None
+        if fit is None
+        else {"estimate": float(fit.exponent), "low": float(fit.exponent_low), "high": float(fit.exponent_high)},
+        "seconds": time.perf_counter() - t0,
+    }
 
     fig_dir = args.figures
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -111,8 +139,12 @@ def main(argv=None) -> int:
     a1, a2 = fig.subplots(1, 2)
     a1.errorbar(x, y, yerr=e, marker="o", capsize=3, label="|E φ(SGD) − E φ(SDE)| ± 1 SE")
     if fit is not None:
-        a1.plot(x, fit.prefactor * x ** fit.exponent, "k:",
-                label=f"fit: exponent {fit.exponent:.2f} [{fit.exponent_low:.2f}, {fit.exponent_high:.2f}]")
+        a1.plot(
+            x,
+            fit.prefactor * x**fit.exponent,
+            "k:",
+            label=f"fit: exponent {fit.exponent:.2f} [{fit.exponent_low:.2f}, {fit.exponent_high:.2f}]",
+        )
     a1.set_xscale("log")
     a1.set_yscale("log")
     a1.set_xlabel("learning rate")
@@ -120,8 +152,14 @@ def main(argv=None) -> int:
     a1.legend(fontsize="small")
     a1.grid(True, which="both", alpha=0.3)
     lv = np.array([r["l"] for r in srows])
-    a2.errorbar(lv, [r["weak_error"] for r in srows], yerr=[r["se"] for r in srows], marker="o", capsize=3,
-                label=f"|E φ(SVAG_l) − E φ(SDE)|, lr = {lr_svag:g}")
+    a2.errorbar(
+        lv,
+        [r["weak_error"] for r in srows],
+        yerr=[r["se"] for r in srows],
+        marker="o",
+        capsize=3,
+        label=f"|E φ(SVAG_l) − E φ(SDE)|, lr = {lr_svag:g}",
+    )
     a2.set_xscale("log", base=2)
     a2.set_yscale("log")
     a2.set_xlabel("SVAG l")

@@ -10,8 +10,8 @@ with :func:`register`; the built-ins are in :mod:`.core`, :mod:`.diagnostics` an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from jaxrelu.registry import OBSERVABLES
 
@@ -21,6 +21,7 @@ class Context:
     """Static facts an observable may need: the output scale c, the student's activation
     and the loss (entries), the teacher's activation entry (teacher tasks, else None),
     whether the population loss has a closed form, and whether the data are online."""
+
     c: float
     activation: object
     teacher_activation: object
@@ -28,8 +29,9 @@ class Context:
     online: bool
     loss: object = None
 
-    def __post_init__(self):                  # names are accepted too, e.g. Context(1.0, "relu", ...)
+    def __post_init__(self):  # names are accepted too, e.g. Context(1.0, "relu", ...)
         from jaxrelu import activations, losses
+
         object.__setattr__(self, "activation", activations.get(self.activation))
         if self.teacher_activation is not None:
             object.__setattr__(self, "teacher_activation", activations.get(self.teacher_activation))
@@ -41,6 +43,7 @@ class Observable:
     """A registered observable: ``fn``, whether it reads the initial parameters, and what it
     requires of the task: ``"teacher"`` (a target network), ``"train_set"`` (a finite set), or
     anything a task ``provides`` (``"test_set"``, ``"direction"``: :func:`jaxrelu.tasks.provided`)."""
+
     fn: Callable
     needs_init: bool = False
     requires: str | None = None
@@ -52,4 +55,4 @@ def register(name: str, fn: Callable, needs_init: bool = False, requires: str | 
 
 
 # the built-ins register themselves
-from jaxrelu.observables import classification, core, diagnostics  # noqa: E402,F401
+from jaxrelu.observables import classification, core, diagnostics, index  # noqa: E402,F401

@@ -81,7 +81,7 @@ def param_norm(params, params0, data, ctx):
 
 def stable_rank(params, params0, data, ctx):
     W = params["W"]
-    gram = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W      # the smaller of the two Gram matrices
+    gram = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W  # the smaller of the two Gram matrices
     top = jnp.linalg.eigvalsh(gram)[-1]
     fro = jnp.trace(gram)
     return jnp.where(top > 0, fro / jnp.where(top > 0, top, 1), 0)

@@ -37,8 +37,9 @@ from jaxrelu.theory import kernels
 def population_loss(params, params0, data, ctx):
     if ctx.closed_form:
         t = data.teacher
-        return kernels.population_loss(params["W"], params["a"], ctx.c, ctx.activation,
-                                       t["W"], t["a"], ctx.teacher_activation)
+        return kernels.population_loss(
+            params["W"], params["a"], ctx.c, ctx.activation, t["W"], t["a"], ctx.teacher_activation
+        )
     return losses.mean_loss(ctx.loss, model.apply(params, data.x_test, ctx.c, ctx.activation), data.y_test)
 
 
@@ -58,7 +59,7 @@ def second_layer_norm(params, params0, data, ctx):
 def _teacher_cosines(params, data):
     W, Ws = params["W"], data.teacher["W"]
     cos = (W @ Ws.T) / (jnp.linalg.norm(W, axis=1)[:, None] * jnp.linalg.norm(Ws, axis=1)[None, :] + 1e-30)
-    return jnp.max(cos, axis=0)            # (k,): best student neuron per teacher neuron
+    return jnp.max(cos, axis=0)  # (k,): best student neuron per teacher neuron
 
 
 def max_teacher_cosine(params, params0, data, ctx):

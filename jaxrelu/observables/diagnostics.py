@@ -54,10 +54,10 @@ from jax.flatten_util import ravel_pytree
 from jaxrelu import activations, model, rng
 from jaxrelu.observables import register
 
-LANCZOS_STEPS = 32          # Lanczos steps (at most P); fixed, so jit/vmap-safe
-NOISE_CHUNK = 64            # rows per vmapped block of per-sample gradients
-KINK_REL_THRESHOLD = 1e-3   # a kink counts if |Δslope| > this × max_j |c a_j w_j|
-KINK_MERGE_TOL = 1e-3       # kinks closer than this × (max x − min x) are one kink
+LANCZOS_STEPS = 32  # Lanczos steps (at most P); fixed, so jit/vmap-safe
+NOISE_CHUNK = 64  # rows per vmapped block of per-sample gradients
+KINK_REL_THRESHOLD = 1e-3  # a kink counts if |Δslope| > this × max_j |c a_j w_j|
+KINK_MERGE_TOL = 1e-3  # kinks closer than this × (max x − min x) are one kink
 
 
 # ============================================================ helpers
@@ -70,6 +70,7 @@ def _flat_losses(params, x, y, ctx):
 
     def mean_loss(th):
         return jnp.mean(per_sample(th))
+
     return flat, unravel, mean_loss, per_sample
 
 
@@ -118,8 +119,13 @@ def lanczos_max(matvec, size: int, dtype, steps: int = LANCZOS_STEPS):
         v_next = jnp.where(broken, fresh, w / jnp.maximum(b, tiny))
         return V, alpha.at[i].set(a), beta.at[i].set(jnp.where(broken, 0.0, b)), v_next, scale
 
-    init = (jnp.zeros((k, size), dtype), jnp.zeros(k, dtype), jnp.zeros(k, dtype),
-            normalize(R[0]), jnp.zeros((), dtype))
+    init = (
+        jnp.zeros((k, size), dtype),
+        jnp.zeros(k, dtype),
+        jnp.zeros(k, dtype),
+        normalize(R[0]),
+        jnp.zeros((), dtype),
+    )
     _, alpha, beta, _, _ = jax.lax.fori_loop(0, k, body, init)
     T = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
     return jnp.max(jnp.linalg.eigvalsh(T))
@@ -160,13 +166,15 @@ def _noise_parts(params, data, ctx):
     flat, unravel, mean_loss, per_sample = _flat_losses(params, x, y, ctx)
     gbar = jax.grad(mean_loss)(flat)
 
-    def centred_sq(xy):                                   # ‖g_i − ḡ‖² for one row
+    def centred_sq(xy):  # ‖g_i − ḡ‖² for one row
         xi, yi = xy
 
         def li(th):
             return ctx.loss(model.apply(unravel(th), xi[None], ctx.c, ctx.activation)[0], yi)
+
         d = jax.grad(li)(flat) - gbar
         return jnp.vdot(d, d)
+
     n = x.shape[0]
     sq = jax.lax.map(centred_sq, (x, y), batch_size=min(NOISE_CHUNK, n))
     return flat, gbar, jnp.sum(sq) / n, per_sample
@@ -208,6 +216,7 @@ def grad_noise_top(params, params0, data, ctx):
     def cov(v):
         u = jvp(v)
         return vjp(u - jnp.mean(u))[0] / n
+
     return lanczos_max(cov, flat.size, flat.dtype)
 
 
@@ -267,16 +276,16 @@ def kink_count(params, params0, data, ctx):
     w = params["W"][:, 0]
     b = params["b"] if "b" in params else jnp.zeros_like(w)
     m = w.shape[0]
-    s = ctx.c * params["a"] * jnp.abs(w)                       # slope jump at the kink
+    s = ctx.c * params["a"] * jnp.abs(w)  # slope jump at the kink
     thr = KINK_REL_THRESHOLD * jnp.max(jnp.abs(s))
     t = -b / jnp.where(w == 0, 1.0, w)
     ok = (w != 0) & (jnp.abs(s) > thr) & (t >= lo) & (t <= hi)
     t = jnp.where(ok, t, jnp.inf)
     order = jnp.argsort(t)
-    t, s, ok = t[order], s[order], ok[order]                    # candidates first
+    t, s, ok = t[order], s[order], ok[order]  # candidates first
     gap = jnp.diff(t, prepend=-jnp.inf)
     new = ok & (gap > KINK_MERGE_TOL * (hi - lo))
-    seg = jnp.where(ok, jnp.cumsum(new) - 1, m)                 # cluster id; m = discarded
+    seg = jnp.where(ok, jnp.cumsum(new) - 1, m)  # cluster id; m = discarded
     jump = jax.ops.segment_sum(jnp.where(ok, s, 0.0), seg, num_segments=m + 1)[:m]
     real = (jnp.arange(m) < jnp.sum(new)) & (jnp.abs(jump) > thr)
     return jnp.sum(real).astype(x.dtype)

@@ -8,6 +8,8 @@ its own (:mod:`jaxrelu.tasks.teacher_student`, :mod:`jaxrelu.tasks.dataset`,
   held-out sample, a fixed dataset);
 * ``inputs(key, shape, dtype, start=0)``: the input distribution, drawn for online
   streams and for training sets drawn per seed (``None``: the task's data are fixed);
+  ``inputs(key, shape, dtype, spec, start=0)`` for a task registered with ``inputs_spec``
+  (a distribution set by ``spec.params``: :mod:`jaxrelu.tasks.index`);
 * ``label(data, x, spec)``: the clean labels y = f*(x) of inputs (``None``: fixed labels);
 * ``sample(key, shape, dtype, spec, start=0) -> (x, y)``: instead of ``inputs`` and
   ``label``, inputs (*shape) and clean labels (shape[:-1]) drawn together, for tasks whose
@@ -36,8 +38,9 @@ reads index perm_e[p mod n] with e = ⌊p/n⌋ and perm_e a permutation drawn fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +52,7 @@ from jaxrelu.registry import TASKS
 @dataclass(frozen=True, eq=False)
 class Task:
     """A registered task (see the module docstring for the protocol)."""
+
     name: str
     shared: Callable
     inputs: Callable | None = None
@@ -57,14 +61,49 @@ class Task:
     sample: Callable | None = None
     provides: tuple | Callable = ()
     check: Callable | None = None
+    inputs_spec: bool = False
 
 
-def register(name: str, shared: Callable, *, inputs: Callable | None = None, label: Callable | None = None,
-             teacher: bool = False, sample: Callable | None = None, provides: tuple | Callable = (),
-             check: Callable | None = None) -> Task:
-    """Register a task under ``name`` (``task.kind`` in a study); returns the entry."""
-    return TASKS.register(name, Task(name, shared, inputs, label, teacher, sample, tuple(provides)
-                                      if not callable(provides) else provides, check))
+def register(
+    name: str,
+    shared: Callable,
+    *,
+    inputs: Callable | None = None,
+    label: Callable | None = None,
+    teacher: bool = False,
+    sample: Callable | None = None,
+    provides: tuple | Callable = (),
+    check: Callable | None = None,
+    inputs_spec: bool = False,
+) -> Task:
+    """Register a task under ``name`` (``task.kind`` in a study); returns the entry.  ``inputs_spec``:
+    ``inputs`` takes the :class:`TaskSpec` too, ``inputs(key, shape, dtype, spec, start=0)`` (an input
+    distribution set by ``task.params``)."""
+    return TASKS.register(
+        name,
+        Task(
+            name,
+            shared,
+            inputs,
+            label,
+            teacher,
+            sample,
+            tuple(provides) if not callable(provides) else provides,
+            check,
+            inputs_spec,
+        ),
+    )
+
+
+def draw_inputs(spec: TaskSpec, key, shape, dtype, start=None):
+    """The task's inputs (*shape) from ``key`` by ``Task.inputs`` (``start``: the position in its stream)."""
+    kw = {} if start is None else {"start": start}
+    assert spec.task.inputs is not None  # Task.inputs is optional; only tasks with it draw inputs
+    return (
+        spec.task.inputs(key, shape, dtype, spec, **kw)
+        if spec.task.inputs_spec
+        else spec.task.inputs(key, shape, dtype, **kw)
+    )
 
 
 def provided(task: Task, cfg) -> frozenset:
@@ -80,18 +119,19 @@ def provided(task: Task, cfg) -> frozenset:
 @dataclass(frozen=True)
 class TaskSpec:
     """Static description of a task (shapes and structure; hashable)."""
+
     task: Task
     input_dim: int
     online: bool
-    train_size: int              # 0 when online
-    batch_max: int               # largest batch over the grid (rows drawn per step)
-    full_batch: bool             # B = n fixed and no replacement: every step uses all data
+    train_size: int  # 0 when online
+    batch_max: int  # largest batch over the grid (rows drawn per step)
+    full_batch: bool  # B = n fixed and no replacement: every step uses all data
     replacement: bool
-    teacher_activation: object           # the teacher's activation entry (teacher tasks), else None
+    teacher_activation: object  # the teacher's activation entry (teacher tasks), else None
     test_size: int
-    label_noise: bool            # data labels carry noise (task.label_noise ≠ 0 or swept)
-    population_rows: int = 0     # online SDE/flow: fresh samples per step standing in for the population
-    params: tuple = ()           # task.params of a user's task: sorted (key, value) pairs
+    label_noise: bool  # data labels carry noise (task.label_noise ≠ 0 or swept)
+    population_rows: int = 0  # online SDE/flow: fresh samples per step standing in for the population
+    params: tuple = ()  # task.params of a user's task: sorted (key, value) pairs
 
 
 class TaskData(NamedTuple):
@@ -100,12 +140,13 @@ class TaskData(NamedTuple):
     Training labels are y_train + σ_data · e_train, with σ_data = ``task.label_noise``
     (a traced grid value) and e_train standard normal, fixed per seed and sample.
     """
-    teacher: dict | None = None          # {"W": (k, d), "a": (k,)}
-    x_train: jax.Array | None = None     # (n, d)
-    y_train: jax.Array | None = None     # (n,) clean labels
-    e_train: jax.Array | None = None     # (n,) standard-normal label noise of the samples
-    x_test: jax.Array | None = None      # (n_test, d) shared held-out inputs
-    y_test: jax.Array | None = None      # (n_test,) noiseless teacher outputs (clean labels)
+
+    teacher: dict | None = None  # {"W": (k, d), "a": (k,)}
+    x_train: jax.Array | None = None  # (n, d)
+    y_train: jax.Array | None = None  # (n,) clean labels
+    e_train: jax.Array | None = None  # (n,) standard-normal label noise of the samples
+    x_test: jax.Array | None = None  # (n_test, d) shared held-out inputs
+    y_test: jax.Array | None = None  # (n_test,) noiseless teacher outputs (clean labels)
     directions: jax.Array | None = None  # (k, d) unit vectors the task is built around (a mixture's mean)
 
     def labels(self, data_noise):
@@ -115,6 +156,11 @@ class TaskData(NamedTuple):
     def eval_set(self):
         """(x, y) on which observables evaluate: the training set, else the held-out sample."""
         return (self.x_test, self.y_test) if self.x_train is None else (self.x_train, self.y_train)
+
+    def first_direction(self):
+        """The task's first direction (d,): the teacher's first row, else ``directions[0]`` (an
+        initial overlap's reference, ``model.init_overlap``)."""
+        return self.teacher["W"][0] if self.teacher is not None else self.directions[0]
 
 
 def make_shared(key, cfg, dtype) -> TaskData:
@@ -132,7 +178,7 @@ def draw_seed_data(key, spec: TaskSpec, dtype) -> dict:
     if spec.task.sample is not None:
         out["x_train"], out["y_train"] = spec.task.sample(kx, (spec.train_size, spec.input_dim), dtype, spec)
     elif spec.task.inputs is not None:
-        out["x_train"] = spec.task.inputs(kx, (spec.train_size, spec.input_dim), dtype)
+        out["x_train"] = draw_inputs(spec, kx, (spec.train_size, spec.input_dim), dtype)
     return out
 
 
@@ -140,6 +186,7 @@ def label_seed_data(drawn: dict, shared: TaskData, spec: TaskSpec) -> dict:
     """:func:`draw_seed_data`'s arrays with the clean labels y_train (n,) of the drawn inputs added."""
     if "x_train" not in drawn or "y_train" in drawn:
         return drawn
+    assert spec.task.label is not None  # x_train without y_train: drawn by Task.inputs, labelled by Task.label
     return {**drawn, "y_train": spec.task.label(shared, drawn["x_train"], spec)}
 
 
@@ -155,8 +202,7 @@ def epochs_spanned(spec: TaskSpec, batch_size) -> int:
 
 def epoch_permutations(spec: TaskSpec, shuffle_key, e0, count: int):
     """The sample orders of epochs e0 .. e0 + count − 1 (each from (seed, epoch) only): (count, n) int32."""
-    return jnp.stack([jax.random.permutation(rng.fold_in(shuffle_key, e0 + i), spec.train_size)
-                      for i in range(count)])
+    return jnp.stack([jax.random.permutation(rng.fold_in(shuffle_key, e0 + i), spec.train_size) for i in range(count)])
 
 
 def _epoch_indices(spec: TaskSpec, perms, t, batch_size):
@@ -169,10 +215,14 @@ def _epoch_indices(spec: TaskSpec, perms, t, batch_size):
     return jnp.where(p // n == (t * batch_size) // n, perms[0][p % n], perms[1][p % n])
 
 
-def epoch_batch(spec: TaskSpec, data: TaskData, perms, t) -> dict:
-    """Batch t of a fixed batch size from the permutations of its epochs (see
-    :func:`epoch_permutations`): inputs x (B, d), clean labels y (B,), data-noise normals e (B,)."""
-    idx = _epoch_indices(spec, perms, t, spec.batch_max)
+def epoch_batch(spec: TaskSpec, data: TaskData, perms, t, batch_size=None) -> dict:
+    """Batch t from the permutations of the epochs it touches (see :func:`epoch_permutations`):
+    inputs x (batch_max, d), clean labels y (batch_max,), data-noise normals e (batch_max,).
+
+    ``batch_size``: the grid point's B (traced) when it is swept, whose batch t starts at
+    sample position t·B (rows ≥ B are read but masked out by the loss); default ``batch_max``.
+    """
+    idx = _epoch_indices(spec, perms, t, spec.batch_max if batch_size is None else batch_size)
     return {"x": data.x_train[idx], "y": data.y_train[idx], "e": data.e_train[idx]}
 
 
@@ -190,7 +240,7 @@ def draw_online_batch(spec: TaskSpec, keys, i, dtype) -> dict:
         x, y = spec.task.sample(kx, (B, d), dtype, spec, start=i * (B * d))
         out = {"x": x, "y": y}
     else:
-        out = {"x": spec.task.inputs(kx, (B, d), dtype, start=i * (B * d))}
+        out = {"x": draw_inputs(spec, kx, (B, d), dtype, start=i * (B * d))}
     if spec.label_noise:
         out["e"] = rng.normal(kn, (B,), dtype, start=i * B)
     return out
@@ -198,8 +248,9 @@ def draw_online_batch(spec: TaskSpec, keys, i, dtype) -> dict:
 
 def online_batch(spec: TaskSpec, data: TaskData, drawn: dict) -> dict:
     """A :func:`draw_online_batch` draw with its clean labels y = f*(x) (B,)."""
-    if "y" in drawn:                          # drawn with the inputs (``Task.sample``)
+    if "y" in drawn:  # drawn with the inputs (``Task.sample``)
         return drawn
+    assert spec.task.label is not None  # x without y: drawn by Task.inputs, labelled by Task.label
     return {**drawn, "y": spec.task.label(data, drawn["x"], spec)}
 
 
@@ -210,7 +261,8 @@ def sample_iid(spec: TaskSpec, data: TaskData, key, rows: int, data_noise, dtype
         if spec.task.sample is not None:
             x, y = spec.task.sample(kx, (rows, spec.input_dim), dtype, spec)
         else:
-            x = spec.task.inputs(kx, (rows, spec.input_dim), dtype)
+            x = draw_inputs(spec, kx, (rows, spec.input_dim), dtype)
+            assert spec.task.label is not None  # no Task.sample: Task.label labels the drawn inputs
             y = spec.task.label(data, x, spec)
         if data_noise is not None:
             y = y + data_noise * rng.normal(kn, (rows,), dtype)
@@ -247,4 +299,4 @@ def sample_batch(spec: TaskSpec, data: TaskData, key, shuffle_key, t, batch_size
 
 
 # the built-in tasks register themselves
-from jaxrelu.tasks import classification, dataset, teacher_student  # noqa: E402,F401
+from jaxrelu.tasks import classification, dataset, index, teacher_student  # noqa: E402,F401

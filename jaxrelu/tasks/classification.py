@@ -62,7 +62,7 @@ from jaxrelu.config import ConfigError
 from jaxrelu.registry import ACTIVATIONS
 from jaxrelu.tasks import teacher_student
 
-_LABELS, _EXTRA = 1, 2          # fold_in tags of the label and extra streams of a sample's key
+_LABELS, _EXTRA = 1, 2  # fold_in tags of the label and extra streams of a sample's key
 
 _FRACTION = ("positive_fraction", 0.5, "a number in [0, 1]", lambda v: 0 <= v <= 1)
 _NONNEG = "a non-negative number"
@@ -70,16 +70,23 @@ _NONNEG = "a non-negative number"
 PARAMS = {
     "gaussian_mixture": (("snr", 2.0, _NONNEG, lambda v: v >= 0), _FRACTION),
     "gaussian_xor": (("snr", 3.0, _NONNEG, lambda v: v >= 0), _FRACTION),
-    "orthogonally_separable": (("margin", 1.0, "a positive number", lambda v: v > 0),
-                               ("radius", 0.8, _NONNEG, lambda v: v >= 0), _FRACTION),
+    "orthogonally_separable": (
+        ("margin", 1.0, "a positive number", lambda v: v > 0),
+        ("radius", 0.8, _NONNEG, lambda v: v >= 0),
+        _FRACTION,
+    ),
     "nearly_orthogonal": (("signal", 0.0, _NONNEG, lambda v: v >= 0), _FRACTION),
-    "sign_teacher": (("teacher_width", 1, "a positive integer", lambda v: isinstance(v, int) and v >= 1),
-                     ("teacher_activation", "relu", "a registered activation name", lambda v: isinstance(v, str)),
-                     ("teacher_weights", "orthonormal", "'orthonormal' or 'gaussian'",
-                      lambda v: v in ("orthonormal", "gaussian")),
-                     ("teacher_second_layer", "alternating", "a number, a list of numbers, or 'alternating'",
-                      lambda v: v == "alternating" or _is_num(v)
-                      or (isinstance(v, tuple) and v and all(_is_num(x) for x in v)))),
+    "sign_teacher": (
+        ("teacher_width", 1, "a positive integer", lambda v: isinstance(v, int) and v >= 1),
+        ("teacher_activation", "relu", "a registered activation name", lambda v: isinstance(v, str)),
+        ("teacher_weights", "orthonormal", "'orthonormal' or 'gaussian'", lambda v: v in ("orthonormal", "gaussian")),
+        (
+            "teacher_second_layer",
+            "alternating",
+            "a number, a list of numbers, or 'alternating'",
+            lambda v: v == "alternating" or _is_num(v) or (isinstance(v, tuple) and v and all(_is_num(x) for x in v)),
+        ),
+    ),
 }
 
 
@@ -160,6 +167,7 @@ def nearly_orthogonal_sample(key, shape, dtype, spec, start=0):
 def _sampled_task(name: str, sample, directions, check=None):
     """Register a task whose inputs and labels are drawn together by ``sample``; ``directions(p, d,
     dtype)`` (k, d) or None."""
+
     def shared(key, cfg, dtype) -> tasks.TaskData:
         """The held-out test set (test_size, d), (test_size,) and the directions."""
         p = params(cfg, name)
@@ -173,6 +181,7 @@ def _sampled_task(name: str, sample, directions, check=None):
         check_params(cfg, name)
         if check is not None:
             check(cfg, params(cfg, name))
+
     return tasks.register(name, shared, sample=sample, provides=provides, check=checked)
 
 
@@ -184,26 +193,40 @@ def _needs_2d(cfg, p) -> None:
 def _orthogonal_check(cfg, p) -> None:
     _needs_2d(cfg, p)
     if not p["radius"] < p["margin"]:
-        raise ConfigError(f"task.params.radius must be < task.params.margin ({p['margin']}) for orthogonal "
-                          f"separability, got {p['radius']}")
+        raise ConfigError(
+            f"task.params.radius must be < task.params.margin ({p['margin']}) for orthogonal "
+            f"separability, got {p['radius']}"
+        )
 
 
 def _nearly_orthogonal_check(cfg, p) -> None:
     if cfg.train_size == "online" or cfg.train_size > cfg.input_dim:
-        raise ConfigError(f"task.train_size must be a training set of n <= task.input_dim ({cfg.input_dim}) "
-                          f"samples for task.kind = 'nearly_orthogonal' (n ≪ d), got {cfg.train_size!r}")
+        raise ConfigError(
+            f"task.train_size must be a training set of n <= task.input_dim ({cfg.input_dim}) "
+            f"samples for task.kind = 'nearly_orthogonal' (n ≪ d), got {cfg.train_size!r}"
+        )
 
 
 GAUSSIAN_MIXTURE = _sampled_task("gaussian_mixture", mixture_sample, lambda p, d, dt: _axis(d, 0, dt)[None])
 GAUSSIAN_XOR = _sampled_task(
-    "gaussian_xor", xor_sample,
-    lambda p, d, dt: jnp.stack([_axis(d, 0, dt), -_axis(d, 0, dt), _axis(d, 1, dt), -_axis(d, 1, dt)])
-    if d >= 2 else jnp.zeros((4, d), dt), _needs_2d)
-ORTHOGONALLY_SEPARABLE = _sampled_task("orthogonally_separable", orthogonal_sample,
-                                       lambda p, d, dt: _axis(d, 0, dt)[None], _orthogonal_check)
-NEARLY_ORTHOGONAL = _sampled_task("nearly_orthogonal", nearly_orthogonal_sample,
-                                  lambda p, d, dt: _axis(d, 0, dt)[None] if p["signal"] > 0 else None,
-                                  _nearly_orthogonal_check)
+    "gaussian_xor",
+    xor_sample,
+    lambda p, d, dt: (
+        jnp.stack([_axis(d, 0, dt), -_axis(d, 0, dt), _axis(d, 1, dt), -_axis(d, 1, dt)])
+        if d >= 2
+        else jnp.zeros((4, d), dt)
+    ),
+    _needs_2d,
+)
+ORTHOGONALLY_SEPARABLE = _sampled_task(
+    "orthogonally_separable", orthogonal_sample, lambda p, d, dt: _axis(d, 0, dt)[None], _orthogonal_check
+)
+NEARLY_ORTHOGONAL = _sampled_task(
+    "nearly_orthogonal",
+    nearly_orthogonal_sample,
+    lambda p, d, dt: _axis(d, 0, dt)[None] if p["signal"] > 0 else None,
+    _nearly_orthogonal_check,
+)
 
 
 # ------------------------------------------------------------------------- sign teacher
@@ -212,8 +235,9 @@ def _teacher_config(cfg, p) -> SimpleNamespace:
     tsl = p["teacher_second_layer"]
     if tsl == "alternating":
         tsl = tuple(float((-1) ** i) for i in range(k))
-    return SimpleNamespace(teacher_width=k, input_dim=cfg.input_dim, teacher_weights=p["teacher_weights"],
-                           teacher_second_layer=tsl)
+    return SimpleNamespace(
+        teacher_width=k, input_dim=cfg.input_dim, teacher_weights=p["teacher_weights"], teacher_second_layer=tsl
+    )
 
 
 def sign_teacher_shared(key, cfg, dtype) -> tasks.TaskData:
@@ -245,9 +269,16 @@ def _sign_teacher_check(cfg) -> None:
     if isinstance(tsl, tuple) and len(tsl) != k:
         raise ConfigError(f"task.params.teacher_second_layer must be a number or a list of {k} numbers, got {tsl!r}")
     if p["teacher_weights"] == "orthonormal" and k > cfg.input_dim:
-        raise ConfigError(f"task.params.teacher_width must be <= task.input_dim ({cfg.input_dim}) for orthonormal "
-                          f"rows, got {k}")
+        raise ConfigError(
+            f"task.params.teacher_width must be <= task.input_dim ({cfg.input_dim}) for orthonormal rows, got {k}"
+        )
 
 
-SIGN_TEACHER = tasks.register("sign_teacher", sign_teacher_shared, inputs=teacher_student.gaussian_inputs,
-                              label=sign_teacher_label, provides=("test_set", "direction"), check=_sign_teacher_check)
+SIGN_TEACHER = tasks.register(
+    "sign_teacher",
+    sign_teacher_shared,
+    inputs=teacher_student.gaussian_inputs,
+    label=sign_teacher_label,
+    provides=("test_set", "direction"),
+    check=_sign_teacher_check,
+)

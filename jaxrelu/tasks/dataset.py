@@ -17,8 +17,12 @@ def shared(key, cfg, dtype) -> tasks.TaskData:
     y = jnp.asarray(np.asarray(cfg.targets), dtype)
     if getattr(cfg, "test_inputs", None) is None:
         return tasks.TaskData(x_train=x, y_train=y)
-    return tasks.TaskData(x_train=x, y_train=y, x_test=jnp.asarray(np.asarray(cfg.test_inputs), dtype),
-                          y_test=jnp.asarray(np.asarray(cfg.test_targets), dtype))
+    return tasks.TaskData(
+        x_train=x,
+        y_train=y,
+        x_test=jnp.asarray(np.asarray(cfg.test_inputs), dtype),
+        y_test=jnp.asarray(np.asarray(cfg.test_targets), dtype),
+    )
 
 
 def provides(cfg) -> tuple[str, ...]:

@@ -44,8 +44,9 @@ def shared(key, cfg, dtype) -> tasks.TaskData:
     kt, kx = rng.split(key)
     teacher = make_teacher(kt, cfg, dtype)
     x_test = rng.normal(kx, (cfg.test_size, cfg.input_dim), dtype)
-    return tasks.TaskData(teacher=teacher, x_test=x_test,
-                          y_test=teacher_output(teacher, x_test, cfg.teacher_activation))
+    return tasks.TaskData(
+        teacher=teacher, x_test=x_test, y_test=teacher_output(teacher, x_test, cfg.teacher_activation)
+    )
 
 
 def label(data: tasks.TaskData, x, spec: tasks.TaskSpec):
@@ -53,5 +54,6 @@ def label(data: tasks.TaskData, x, spec: tasks.TaskSpec):
     return teacher_output(data.teacher, x, spec.teacher_activation)
 
 
-TEACHER_STUDENT = tasks.register("teacher_student", shared, inputs=gaussian_inputs, label=label, teacher=True,
-                                 provides=("test_set",))
+TEACHER_STUDENT = tasks.register(
+    "teacher_student", shared, inputs=gaussian_inputs, label=label, teacher=True, provides=("test_set",)
+)

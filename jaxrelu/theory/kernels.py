@@ -9,7 +9,17 @@ is κ(q1, q2, r) = E[σ(u) σ'(v)].  Each activation entry carries its closed fo
 * erf–erf with σ(x) = erf(x/√2) (Saad & Solla 1995):
   κ = (2/π) · arcsin(r / √((1 + q1)(1 + q2)));
 * linear–linear: κ = r;  relu–linear: κ = r/2;
-  erf–linear: κ = r · √(2/π) / √(1 + q1)   (Stein's lemma).
+  erf–linear: κ = r · √(2/π) / √(1 + q1)   (Stein's lemma);
+* any two of relu, leaky_relu(α), abs, linear (σ = p·relu + s·z): the arc-cosine kernel
+  p1 p2 κ_relu + (p1 s2 + s1 p2) r/2 + s1 s2 r;
+* a Hermite series (He_k, ``hermite(...)``, quadratic, linear) against any activation with
+  Gaussian derivative means β(k, q) = E_{u~N(0,q)}[σ^{(k)}(u)] in closed form (relu,
+  leaky_relu, abs, erf, gelu, linear, Hermite series): κ = Σ_{k≤n} r^k β1(k, q1) β2(k, q2)/k!
+  (Price's theorem; n the polynomial's degree), exact at any variances q1, q2 (for two
+  Hermite series at q1 = q2 = 1 this is Σ_k c1_k c2_k k! r^k).
+
+Pairs without one (tanh, sigmoid, softplus, relu–erf, gelu–gelu, ...) fall back to the held-out
+sample.  See :mod:`jaxrelu.activations` for where each form lives.
 
 The population loss of a student f(x) = c Σ_j a_j σ(w_j·x) against a teacher
 f*(x) = Σ_k a*_k σ*(w*_k·x), x ~ N(0, I_d), is then
@@ -17,8 +27,9 @@ f*(x) = Σ_k a*_k σ*(w*_k·x), x ~ N(0, I_d), is then
   ε = ½ E[(f − f*)²] = ½ (c² aᵀ K(W, W) a − 2c aᵀ K(W, W*) a* + a*ᵀ K(W*, W*) a*),
 
 with K(A, B)_ij = κ(‖A_i‖², ‖B_j‖², A_i·B_j).  This is the ``population_loss``
-observable whenever both networks have no biases, the loss is square and the pair of
-activations has a kernel.
+observable whenever both networks have no biases, the loss is square and κ exists for the
+three pairs (student, student), (student, teacher) and (teacher, teacher)
+(:func:`has_closed_form`).
 """
 
 from __future__ import annotations
@@ -29,8 +40,11 @@ from jaxrelu import activations
 
 
 def has_closed_form(act1, act2) -> bool:
-    """Whether κ for the pair (act1, act2) (names or entries) has a closed form."""
-    return activations.pair_kernel(activations.get(act1), activations.get(act2)) is not None
+    """Whether the population loss of a student with activation ``act1`` against a teacher with
+    ``act2`` (names or entries) has a closed form: κ exists for (act1, act1), (act1, act2) and
+    (act2, act2)."""
+    a1, a2 = activations.get(act1), activations.get(act2)
+    return all(activations.pair_kernel(x, y) is not None for x, y in ((a1, a1), (a1, a2), (a2, a2)))
 
 
 def kernel(q1, q2, r, act1, act2):

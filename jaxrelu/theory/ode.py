@@ -147,6 +147,7 @@ def _dsigma(x, activation: str):
 # elementwise closed forms, in terms of covariance entries (broadcasting)
 # --------------------------------------------------------------------------
 
+
 def _theta(c00, c11, c01):
     norm = jnp.sqrt(c00 * c11)
     cos = jnp.clip(c01 / jnp.where(norm > 0, norm, 1.0), -1.0, 1.0)
@@ -182,12 +183,9 @@ def _i3_entries(c00, c01, c02, c12, c22, activation):
 def _i4_entries_erf(c00, c01, c02, c03, c11, c12, c13, c22, c23, c33):
     """E[σ'(h0) σ'(h1) σ(h2) σ(h3)] for σ = erf(·/√2) (Saad & Solla 1995)."""
     lam4 = (1.0 + c00) * (1.0 + c11) - c01 * c01
-    lam0 = (lam4 * c23 - c12 * c13 * (1.0 + c00) - c02 * c03 * (1.0 + c11)
-            + c01 * c02 * c13 + c01 * c03 * c12)
-    lam1 = (lam4 * (1.0 + c22) - c12 * c12 * (1.0 + c00) - c02 * c02 * (1.0 + c11)
-            + 2.0 * c01 * c02 * c12)
-    lam2 = (lam4 * (1.0 + c33) - c13 * c13 * (1.0 + c00) - c03 * c03 * (1.0 + c11)
-            + 2.0 * c01 * c03 * c13)
+    lam0 = lam4 * c23 - c12 * c13 * (1.0 + c00) - c02 * c03 * (1.0 + c11) + c01 * c02 * c13 + c01 * c03 * c12
+    lam1 = lam4 * (1.0 + c22) - c12 * c12 * (1.0 + c00) - c02 * c02 * (1.0 + c11) + 2.0 * c01 * c02 * c12
+    lam2 = lam4 * (1.0 + c33) - c13 * c13 * (1.0 + c00) - c03 * c03 * (1.0 + c11) + 2.0 * c01 * c03 * c13
     arg = jnp.clip(lam0 / jnp.sqrt(lam1 * lam2), -1.0, 1.0)
     return 4.0 / np.pi**2 / jnp.sqrt(lam4) * jnp.arcsin(arg)
 
@@ -195,6 +193,7 @@ def _i4_entries_erf(c00, c01, c02, c03, c11, c12, c13, c22, c23, c33):
 # --------------------------------------------------------------------------
 # the fixed quasi-Monte Carlo rule for relu
 # --------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=32)
 def _qmc_normal(dim: int, log2_samples: int, seed: int) -> np.ndarray:
@@ -226,6 +225,7 @@ def _relu_fields(C, log2_samples: int, seed: int):
 # public Gaussian integrals on small covariance matrices
 # --------------------------------------------------------------------------
 
+
 def I2(C, activation: str):
     """E[σ(h0) σ(h1)] for h ~ N(0, C); C (..., 2, 2) -> (...)."""
     _check(activation)
@@ -244,12 +244,10 @@ def I3(C, activation: str):
     """E[σ'(h0) h1 σ(h2)] for h ~ N(0, C); C (..., 3, 3) -> (...)."""
     _check(activation)
     C = jnp.asarray(C)
-    return _i3_entries(C[..., 0, 0], C[..., 0, 1], C[..., 0, 2], C[..., 1, 2],
-                       C[..., 2, 2], activation)
+    return _i3_entries(C[..., 0, 0], C[..., 0, 1], C[..., 0, 2], C[..., 1, 2], C[..., 2, 2], activation)
 
 
-def I4(C, activation: str, *, log2_samples: int = RELU_I4_LOG2_SAMPLES,
-       seed: int = RELU_I4_SEED):
+def I4(C, activation: str, *, log2_samples: int = RELU_I4_LOG2_SAMPLES, seed: int = RELU_I4_SEED):
     """E[σ'(h0) σ'(h1) σ(h2) σ(h3)] for h ~ N(0, C); C (..., 4, 4) -> (...).
 
     Closed form for erf (Λ4 = (1+C00)(1+C11) − C01²,
@@ -263,10 +261,11 @@ def I4(C, activation: str, *, log2_samples: int = RELU_I4_LOG2_SAMPLES,
     _check(activation)
     C = jnp.asarray(C)
     if activation == "relu":
+
         def one(c):
             h = _relu_fields(c, log2_samples, seed)
-            return jnp.mean((h[:, 0] > 0) * (h[:, 1] > 0)
-                            * jnp.maximum(h[:, 2], 0.0) * jnp.maximum(h[:, 3], 0.0))
+            return jnp.mean((h[:, 0] > 0) * (h[:, 1] > 0) * jnp.maximum(h[:, 2], 0.0) * jnp.maximum(h[:, 3], 0.0))
+
         flat = C.reshape((-1, 4, 4))
         return jax.lax.map(one, flat).reshape(C.shape[:-2])
     if activation == "erf":
@@ -279,8 +278,10 @@ def I4(C, activation: str, *, log2_samples: int = RELU_I4_LOG2_SAMPLES,
 # state
 # --------------------------------------------------------------------------
 
+
 class State(NamedTuple):
     """ODE state: Q = W Wᵀ (K, K), R = W W*ᵀ (K, M), v = c·a (K,)."""
+
     Q: jax.Array
     R: jax.Array
     v: jax.Array
@@ -288,6 +289,7 @@ class State(NamedTuple):
 
 class Teacher(NamedTuple):
     """Fixed teacher order parameters: T = W* W*ᵀ (M, M), v_star = a* (M,)."""
+
     T: jax.Array
     v_star: jax.Array
 
@@ -297,6 +299,7 @@ class Trajectory(NamedTuple):
 
     t (n,), eps (n,) population error ε_g, Q (n, K, K), R (n, K, M), v (n, K).
     """
+
     t: jax.Array
     eps: jax.Array
     Q: jax.Array
@@ -352,16 +355,15 @@ def population_error(state: State, teacher: Teacher, activation: str):
 # tensors over the full covariance
 # --------------------------------------------------------------------------
 
+
 def _i3_tensor(C, K: int, activation: str):
     """I3[i, p, q] = E[σ'(λ_i) h_p σ(h_q)]; (K, P, P)."""
     d = jnp.diagonal(C)
     Cs = C[:K, :]
-    return _i3_entries(d[:K, None, None], Cs[:, :, None], Cs[:, None, :],
-                       C[None, :, :], d[None, None, :], activation)
+    return _i3_entries(d[:K, None, None], Cs[:, :, None], Cs[:, None, :], C[None, :, :], d[None, None, :], activation)
 
 
-def i4_tensor(C, K: int, activation: str, *, log2_samples: int = RELU_I4_LOG2_SAMPLES,
-              seed: int = RELU_I4_SEED):
+def i4_tensor(C, K: int, activation: str, *, log2_samples: int = RELU_I4_LOG2_SAMPLES, seed: int = RELU_I4_SEED):
     """I4[i, k, p, q] = E[σ'(h_i) σ'(h_k) σ(h_p) σ(h_q)] for i, k < K; (K, K, P, P).
 
     C (P, P) is the joint covariance.  For relu all entries share one set of
@@ -380,11 +382,17 @@ def i4_tensor(C, K: int, activation: str, *, log2_samples: int = RELU_I4_LOG2_SA
         Ck = C[:K, :K]
         Cp = C[:K, :]
         return _i4_entries_erf(
-            c00=d[:K, None, None, None], c01=Ck[:, :, None, None],
-            c02=Cp[:, None, :, None], c03=Cp[:, None, None, :],
-            c11=d[None, :K, None, None], c12=Cp[None, :, :, None],
-            c13=Cp[None, :, None, :], c22=d[None, None, :, None],
-            c23=C[None, None, :, :], c33=d[None, None, None, :])
+            c00=d[:K, None, None, None],
+            c01=Ck[:, :, None, None],
+            c02=Cp[:, None, :, None],
+            c03=Cp[:, None, None, :],
+            c11=d[None, :K, None, None],
+            c12=Cp[None, :, :, None],
+            c13=Cp[None, :, None, :],
+            c22=d[None, None, :, None],
+            c23=C[None, None, :, :],
+            c33=d[None, None, None, :],
+        )
     P = C.shape[0]
     return jnp.broadcast_to(C[None, None, :, :], (K, K, P, P))
 
@@ -405,9 +413,21 @@ def _i4_contracted(C, u, K: int, activation: str, log2_samples: int, seed: int):
 # right-hand side and integrator
 # --------------------------------------------------------------------------
 
-def rhs(state: State, teacher: Teacher, *, activation: str, eta, batch_size=1,
-        label_noise=0.0, second_order: bool = True, train_second_layer: bool = True,
-        c=1.0, log2_samples: int = RELU_I4_LOG2_SAMPLES, seed: int = RELU_I4_SEED) -> State:
+
+def rhs(
+    state: State,
+    teacher: Teacher,
+    *,
+    activation: str,
+    eta,
+    batch_size=1,
+    label_noise=0.0,
+    second_order: bool = True,
+    train_second_layer: bool = True,
+    c=1.0,
+    log2_samples: int = RELU_I4_LOG2_SAMPLES,
+    seed: int = RELU_I4_SEED,
+) -> State:
     """Time derivative d(Q, R, v)/dt of the ODEs in the module docstring.
 
     state: State (Q (K, K), R (K, M), v (K,)); teacher: Teacher (T (M, M),
@@ -447,8 +467,7 @@ def _rk4_step(f, y, h):
     k2 = f(add(y, k1, h / 2))
     k3 = f(add(y, k2, h / 2))
     k4 = f(add(y, k3, h))
-    return jax.tree_util.tree_map(
-        lambda a, b1, b2, b3, b4: a + h / 6 * (b1 + 2 * b2 + 2 * b3 + b4), y, k1, k2, k3, k4)
+    return jax.tree_util.tree_map(lambda a, b1, b2, b3, b4: a + h / 6 * (b1 + 2 * b2 + 2 * b3 + b4), y, k1, k2, k3, k4)
 
 
 def _segments(times, dt, t0):
@@ -463,11 +482,23 @@ def _segments(times, dt, t0):
     return times, hs, ns
 
 
-def integrate(state0: State, teacher: Teacher, times, *, activation: str, eta,
-              batch_size=1, label_noise=0.0, second_order: bool = True,
-              train_second_layer: bool = True, c=1.0, dt: float = 0.01, t0: float = 0.0,
-              log2_samples: int = RELU_I4_LOG2_SAMPLES, seed: int = RELU_I4_SEED
-              ) -> Trajectory:
+def integrate(
+    state0: State,
+    teacher: Teacher,
+    times,
+    *,
+    activation: str,
+    eta,
+    batch_size=1,
+    label_noise=0.0,
+    second_order: bool = True,
+    train_second_layer: bool = True,
+    c=1.0,
+    dt: float = 0.01,
+    t0: float = 0.0,
+    log2_samples: int = RELU_I4_LOG2_SAMPLES,
+    seed: int = RELU_I4_SEED,
+) -> Trajectory:
     """Integrate the ODEs with fixed-step RK4 and report at ``times``.
 
     state0: initial State (Q (K, K), R (K, M), v (K,)) at time ``t0``;
@@ -494,23 +525,57 @@ def integrate(state0: State, teacher: Teacher, times, *, activation: str, eta,
     teacher = Teacher(*(jnp.asarray(x, dtype=dtype) for x in teacher))
 
     traj_t = jnp.asarray(times, dtype=dtype)
-    ys, eps = _integrate_core(state0, teacher, jnp.asarray(hs, dtype=dtype),
-                              jnp.asarray(ns), eta, batch_size, label_noise, c,
-                              activation=activation, second_order=second_order,
-                              train_second_layer=train_second_layer,
-                              log2_samples=log2_samples, seed=seed)
+    ys, eps = _integrate_core(
+        state0,
+        teacher,
+        jnp.asarray(hs, dtype=dtype),
+        jnp.asarray(ns),
+        eta,
+        batch_size,
+        label_noise,
+        c,
+        activation=activation,
+        second_order=second_order,
+        train_second_layer=train_second_layer,
+        log2_samples=log2_samples,
+        seed=seed,
+    )
     return Trajectory(t=traj_t, eps=eps, Q=ys.Q, R=ys.R, v=ys.v)
 
 
-@functools.partial(jax.jit, static_argnames=("activation", "second_order",
-                                             "train_second_layer", "log2_samples", "seed"))
-def _integrate_core(state0, teacher, hs, ns, eta, batch_size, label_noise, c, *,
-                    activation, second_order, train_second_layer, log2_samples, seed):
+@functools.partial(
+    jax.jit, static_argnames=("activation", "second_order", "train_second_layer", "log2_samples", "seed")
+)
+def _integrate_core(
+    state0,
+    teacher,
+    hs,
+    ns,
+    eta,
+    batch_size,
+    label_noise,
+    c,
+    *,
+    activation,
+    second_order,
+    train_second_layer,
+    log2_samples,
+    seed,
+):
     def f(y):
-        return rhs(y, teacher, activation=activation, eta=eta, batch_size=batch_size,
-                   label_noise=label_noise, second_order=second_order,
-                   train_second_layer=train_second_layer, c=c,
-                   log2_samples=log2_samples, seed=seed)
+        return rhs(
+            y,
+            teacher,
+            activation=activation,
+            eta=eta,
+            batch_size=batch_size,
+            label_noise=label_noise,
+            second_order=second_order,
+            train_second_layer=train_second_layer,
+            c=c,
+            log2_samples=log2_samples,
+            seed=seed,
+        )
 
     def segment(y, hn):
         h, n = hn
