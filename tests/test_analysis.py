@@ -428,3 +428,18 @@ def test_binomial_ci_coverage_and_known_values():
     assert abs(cover - 0.95) < coverage_tol(0.95, reps) + 0.01  # Wilson's coverage oscillates ~±1 % in p
     exact = A.binomial_ci(5, 20, method="exact")
     assert exact.low < 0.25 < exact.high
+
+
+def test_power_law_fit_to_intervals_reads_the_log_scale_error_off_each_interval():
+    """y = 3·d^1.5 exactly, intervals [y/c, y·c]: exponent 1.5, and its standard error is
+    σ/√Σ(log d − mean)² with σ = log(c)/z, the weighted least-squares value at equal weights."""
+    from scipy import stats as st
+
+    d = np.array([32.0, 64.0, 128.0, 256.0])
+    y, c = 3 * d**1.5, 1.3
+    fit = A.fit_power_law_to_intervals(d, y, y / c, y * c)
+    sigma = np.log(c) / st.norm.ppf(0.975)
+    assert abs(fit.exponent - 1.5) < 1e-12 and abs(fit.prefactor - 3 * np.exp(np.log(d).mean()) ** 1.5) < 1e-9
+    assert abs(fit.exponent_se - sigma / np.sqrt(np.sum((np.log(d) - np.log(d).mean()) ** 2))) < 1e-12
+    wider = A.fit_power_law_to_intervals(d, y, y / c, y * c, extra_log_se=sigma)  # doubles the variance
+    assert abs(wider.exponent_se / fit.exponent_se - np.sqrt(2)) < 1e-12

@@ -161,9 +161,9 @@ def fit_rows(rows) -> list[dict]:
             )
             continue
         d = np.array([r["d"] for r in ok], float)
-        y = np.array([r["median"] for r in ok], float)
-        se_log = np.array([math.log(r["high"] / r["low"]) / (2 * 1.959964) for r in ok])
-        fit = analysis.fit_power_law(d, y, yerr=y * se_log, x0=float(np.exp(np.log(d).mean())))
+        fit = analysis.fit_power_law_to_intervals(
+            d, [r["median"] for r in ok], [r["low"] for r in ok], [r["high"] for r in ok]
+        )
         fits.append(
             {
                 "k": k,

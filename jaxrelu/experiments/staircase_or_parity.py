@@ -183,15 +183,13 @@ def fit_rows(rows) -> list[dict]:
                 "high": math.nan,
             }
             if len(ok) >= 3:
-                d = np.array([r["d"] for r in ok], float)
-                y = np.array([r["median"] * r["d"] for r in ok], float)
-                se_log = np.array(
-                    [
-                        math.hypot(math.log(r["high"] / r["low"]) / (2 * 1.959964), EVERY / math.sqrt(12) / r["median"])
-                        for r in ok
-                    ]
+                f = analysis.fit_power_law_to_intervals(  # n = t·d; the record grid's rounding in quadrature
+                    [r["d"] for r in ok],
+                    [r["median"] * r["d"] for r in ok],
+                    [r["low"] for r in ok],
+                    [r["high"] for r in ok],
+                    extra_log_se=np.array([EVERY / math.sqrt(12) / r["median"] for r in ok]),
                 )
-                f = analysis.fit_power_law(d, y, yerr=y * se_log, x0=float(np.exp(np.log(d).mean())))
                 fit.update(
                     exponent=f.exponent,
                     low=f.exponent_low,
