@@ -254,14 +254,33 @@ def _gelu_beta(k, q):
 
 
 # ----------------------------------------------------------------- closed-form kernels
+@jax.custom_jvp
 def _relu_relu(q1, q2, r):
-    """Arc-cosine kernel of degree 1 (Cho & Saul 2009): √(q1 q2)/(2π) (sin θ + (π − θ) cos θ)."""
+    """Arc-cosine kernel of degree 1 (Cho & Saul 2009): √(q1 q2)/(2π) (sin θ + (π − θ) cos θ).
+
+    Its derivatives are written out (autodiff of arccos and √(1 − cos²) is ∞ · 0 at cos θ = ±1,
+    e.g. on the diagonal of K(W, W)): ∂κ/∂r = (π − θ)/(2π) and ∂κ/∂q_i = √(q1 q2 − r²)/(4π q_i),
+    finite everywhere (0 where q1 q2 = 0)."""
     norm = jnp.sqrt(q1 * q2)
     safe = jnp.where(norm > 0, norm, 1.0)
     cos = jnp.clip(r / safe, -1.0, 1.0)
     theta = jnp.arccos(cos)
     val = norm / (2 * jnp.pi) * (jnp.sqrt(1 - cos**2) + (jnp.pi - theta) * cos)
     return jnp.where(norm > 0, val, 0.0)
+
+
+@_relu_relu.defjvp
+def _relu_relu_jvp(primals, tangents):
+    q1, q2, r = primals
+    dq1, dq2, dr = tangents
+    norm = jnp.sqrt(q1 * q2)
+    ok = norm > 0
+    cos = jnp.clip(r / jnp.where(ok, norm, 1.0), -1.0, 1.0)
+    root = jnp.sqrt(jnp.maximum(q1 * q2 - r * r, 0.0))
+    d_q1 = jnp.where(ok, root / (4 * jnp.pi * jnp.where(ok, q1, 1.0)), 0.0)
+    d_q2 = jnp.where(ok, root / (4 * jnp.pi * jnp.where(ok, q2, 1.0)), 0.0)
+    d_r = jnp.where(ok, (jnp.pi - jnp.arccos(cos)) / (2 * jnp.pi), 0.0)
+    return _relu_relu(q1, q2, r), d_q1 * dq1 + d_q2 * dq2 + d_r * dr
 
 
 def _erf_erf(q1, q2, r):

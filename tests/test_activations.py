@@ -227,3 +227,29 @@ def test_parametric_names_run_as_student_and_teacher():
     assert prog.ctx.closed_form and prog.ctx.activation is ACTIVATIONS.get("leaky_relu(0.20)")
     eps = np.asarray(jaxrelu.run(s)["population_loss.mean"]).ravel()
     assert np.all(np.isfinite(eps)) and eps[-1] < eps[0]
+
+
+def test_relu_kernel_derivatives_are_finite_at_correlation_one_and_match_finite_differences():
+    """∂κ/∂r = (π − θ)/(2π), ∂κ/∂q_i = √(q1 q2 − r²)/(4π q_i): central differences (h = 1e-6, float64:
+    error O(h²) + rounding ~1e-10) inside, the one-sided limits 1/2 and 0 at r = √(q1 q2), and a
+    finite gradient of the closed-form population loss (whose K(W, W) diagonal sits at cos = 1)."""
+    from jaxrelu.activations import _relu_relu as k
+    from jaxrelu.theory import kernels
+
+    with jax.enable_x64(True):
+        for q1, q2, r in [(1.0, 2.0, 0.3), (0.5, 1.5, -0.6), (2.0, 0.7, 1.1)]:
+            g = jax.grad(k, argnums=(0, 1, 2))(q1, q2, r)
+            h = 1e-6
+            fd = [
+                (k(q1 + h, q2, r) - k(q1 - h, q2, r)) / (2 * h),
+                (k(q1, q2 + h, r) - k(q1, q2 - h, r)) / (2 * h),
+                (k(q1, q2, r + h) - k(q1, q2, r - h)) / (2 * h),
+            ]
+            np.testing.assert_allclose(np.array(g), np.array(fd), atol=1e-8)
+        np.testing.assert_allclose(np.array(jax.grad(k, argnums=(0, 1, 2))(1.5, 1.5, 1.5)), [0.0, 0.0, 0.5])
+        W = jax.random.normal(jax.random.PRNGKey(0), (3, 12), jnp.float64) / np.sqrt(12)
+        W = W.at[1].set(jnp.eye(12)[0])  # a student row parallel to a teacher row
+        loss = lambda W: kernels.population_loss(
+            W, jnp.array([0.5, -0.3, 0.2]), 1.0, "relu", jnp.eye(12)[:2], jnp.ones(2), "relu"
+        )
+        assert bool(jnp.isfinite(jax.grad(loss)(W)).all())
