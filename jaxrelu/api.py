@@ -36,8 +36,12 @@ def check(study: Study) -> list[engine.Program]:
     study's shapes (an observable refusing them, e.g. ``kink_count`` without 1-D relu, raises
     at trace time).  Returns one program per :meth:`~jaxrelu.config.Study.points` entry, or
     raises :class:`~jaxrelu.config.ConfigError` naming the key."""
+    return _check_points(study, study.points())
+
+
+def _check_points(study: Study, points: list[tuple[tuple, Study]]) -> list[engine.Program]:
     programs = []
-    for values, point in study.points():
+    for values, point in points:
         try:
             programs.append(_check_point(point))
         except ConfigError as e:
@@ -71,7 +75,7 @@ def run(
     its finished results there, so an interrupted study resumes at the combination it was in.
     """
     points = study.points()
-    check(study)  # fail before simulating, not after
+    _check_points(study, points)  # fail before simulating, not after
     if not study.shape_axes:
         return _run_point(study, progress, checkpoint)
     total = sum(_trajectory_steps(p) for _, p in points)
@@ -134,9 +138,9 @@ def _offset(progress, done: int, total: int, t_start: float, run_s: float) -> Ca
 
 
 def _axis_values(values: tuple) -> np.ndarray:
-    if all(isinstance(v, bool) for v in values) or not any(isinstance(v, str) for v in values):
-        return np.asarray(values)
-    return np.asarray([str(v) for v in values])
+    if any(isinstance(v, str) for v in values):  # e.g. task.train_size = ["online", 100]
+        return np.asarray([str(v) for v in values])
+    return np.asarray(values)
 
 
 def _stack(study: Study, points: list[tuple[tuple, Study]], results: list[Results]) -> Results:
