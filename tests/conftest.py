@@ -18,3 +18,23 @@ def study(**sections):
         replace = k == "sweep" or not isinstance(v, dict) or "kind" in v  # a new task kind starts afresh
         base[k] = v if replace else {**base.get(k, {}), **v}
     return config.from_dict(base)
+
+
+def init_params(key, width: int, input_dim: int, bias: bool = True):
+    """The engine's default initialisation in float64 (gaussian layers, scales 1): ``model.init``
+    with every keyword spelt out once, for the tests' hand-written references."""
+    import jax.numpy as jnp
+
+    from jaxrelu import model
+
+    return model.init(
+        key,
+        width=width,
+        input_dim=input_dim,
+        bias=bias,
+        first_layer="gaussian",
+        second_layer="gaussian",
+        init_scale=1.0,
+        second_layer_scale=1.0,
+        dtype=jnp.float64,
+    )

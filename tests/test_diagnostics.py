@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import study
+from conftest import init_params, study
 from jax.flatten_util import ravel_pytree
 
 import jaxrelu
@@ -252,17 +252,7 @@ def test_all_diagnostics_recorded_through_the_engine():
             x_train=jnp.asarray(DATA_1D["inputs"], jnp.float64), y_train=jnp.asarray(DATA_1D["targets"], jnp.float64)
         )
         for s in range(16):
-            p = model.init(
-                jax.random.fold_in(jax.random.fold_in(seeds_key, s), 0),
-                width=10,
-                input_dim=1,
-                bias=True,
-                first_layer="gaussian",
-                second_layer="gaussian",
-                init_scale=1.0,
-                second_layer_scale=1.0,
-                dtype=jnp.float64,
-            )
+            p = init_params(jax.random.fold_in(jax.random.fold_in(seeds_key, s), 0), 10, 1)
             np.testing.assert_allclose(
                 [res[f"{k}.per_seed"][s, 0] for k in NAMES], obs(NAMES, p, data, _ctx()), rtol=1e-9
             )

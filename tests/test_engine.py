@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import study
+from conftest import init_params, study
 
 import jaxrelu
 from jaxrelu import model, tasks
@@ -26,17 +26,7 @@ def per_seed(res, name):
 def test_gradient_matches_finite_differences(activation):
     with jax.enable_x64(True):
         k = jax.random.PRNGKey(3)
-        params = model.init(
-            k,
-            width=4,
-            input_dim=5,
-            bias=True,
-            first_layer="gaussian",
-            second_layer="gaussian",
-            init_scale=1.0,
-            second_layer_scale=1.0,
-            dtype=jnp.float64,
-        )
+        params = init_params(k, 4, 5)
         x = jax.random.normal(jax.random.PRNGKey(4), (7, 5), jnp.float64)
         y = jax.random.normal(jax.random.PRNGKey(5), (7,), jnp.float64)
         loss = lambda p: _square_loss(p, x, y, 0.5, activation)  # noqa: E731
@@ -63,17 +53,7 @@ def reference_trajectory(st, k):
     shared = tasks.make_shared(shared_key, st.task, jnp.float64)
     T = {n: np.asarray(v) for n, v in shared.teacher.items()}
     seed_key = jax.random.fold_in(seeds_key, k)
-    p = model.init(
-        jax.random.fold_in(seed_key, 0),
-        width=st.model.width,
-        input_dim=d,
-        bias=False,
-        first_layer="gaussian",
-        second_layer="gaussian",
-        init_scale=1.0,
-        second_layer_scale=1.0,
-        dtype=jnp.float64,
-    )
+    p = init_params(jax.random.fold_in(seed_key, 0), st.model.width, d, bias=False)
     W, a = np.asarray(p["W"]), np.asarray(p["a"])
     out = [np.sum(W * W) ** 0.5]
     step_key, block_key = jax.random.fold_in(seed_key, 3), jax.random.fold_in(seed_key, 4)
@@ -266,17 +246,7 @@ def test_held_out_population_loss_agrees_with_closed_form():
     st = study(task={"test_size": 50_000})
     with jax.enable_x64(True):
         shared = tasks.make_shared(jax.random.PRNGKey(1), st.task, jnp.float64)
-        params = model.init(
-            jax.random.PRNGKey(2),
-            width=3,
-            input_dim=12,
-            bias=False,
-            first_layer="gaussian",
-            second_layer="gaussian",
-            init_scale=1.0,
-            second_layer_scale=1.0,
-            dtype=jnp.float64,
-        )
+        params = init_params(jax.random.PRNGKey(2), 3, 12, bias=False)
         ctx = observables.Context(1.0, "relu", "relu", True, True)
         exact = float(observables.core.population_loss(params, None, shared, ctx))
         held_out = ctx.__class__(**{**ctx.__dict__, "closed_form": False})

@@ -10,9 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import init_params
 
 import jaxrelu
-from jaxrelu import cli, engine, model
+from jaxrelu import cli, engine
 from jaxrelu.registry import ACTIVATIONS
 
 PLUGIN = str(Path(__file__).parent / "plugins" / "extending.py")
@@ -68,17 +69,7 @@ def _reference(activation, loss, opt, task, lr):
     out = []
     for k in range(SEEDS):
         sk = jax.random.fold_in(seeds_key, k)
-        p = model.init(
-            jax.random.fold_in(sk, engine.INIT),
-            width=WIDTH,
-            input_dim=1,
-            bias=True,
-            first_layer="gaussian",
-            second_layer="gaussian",
-            init_scale=1.0,
-            second_layer_scale=1.0,
-            dtype=jnp.float64,
-        )
+        p = init_params(jax.random.fold_in(sk, engine.INIT), WIDTH, 1)
         if task == "sine":  # the seed's training set: split(fold_in(seed, DATA)) = (kx, kn)
             kx, _ = jax.random.split(jax.random.fold_in(sk, engine.DATA))
             x = jax.random.uniform(kx, (5, 1), jnp.float64, -1.0, 1.0)

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from conftest import study
+from conftest import init_params, study
 
 import jaxrelu
 from jaxrelu import engine, model, observables, tasks
@@ -69,17 +69,7 @@ def test_full_batch_gd_equals_manual_gradient_descent():
         x = jnp.asarray(np.array(DATA_1D["inputs"]))
         y = jnp.asarray(np.array(DATA_1D["targets"]))
         for k in range(2):
-            p = model.init(
-                jax.random.fold_in(jax.random.fold_in(seeds_key, k), 0),
-                width=5,
-                input_dim=1,
-                bias=True,
-                first_layer="gaussian",
-                second_layer="gaussian",
-                init_scale=1.0,
-                second_layer_scale=1.0,
-                dtype=jnp.float64,
-            )
+            p = init_params(jax.random.fold_in(jax.random.fold_in(seeds_key, k), 0), 5, 1)
             for _ in range(25):
                 g = jax.grad(_square_loss)(p, x, y, 1.0, "relu")
                 p = jax.tree.map(lambda a, b: a - 0.1 * b, p, g)
@@ -118,17 +108,7 @@ def test_momentum_weight_decay_and_step_schedule_follow_optax():
     with jax.enable_x64(True):
         x = jnp.asarray(np.array(DATA_1D["inputs"]))
         y = jnp.asarray(np.array(DATA_1D["targets"]))
-        p = model.init(
-            jax.random.fold_in(jax.random.fold_in(seeds_key, 0), 0),
-            width=4,
-            input_dim=1,
-            bias=True,
-            first_layer="gaussian",
-            second_layer="gaussian",
-            init_scale=1.0,
-            second_layer_scale=1.0,
-            dtype=jnp.float64,
-        )
+        p = init_params(jax.random.fold_in(jax.random.fold_in(seeds_key, 0), 0), 4, 1)
         sched = optax.piecewise_constant_schedule(0.2, {10: 0.1})
         opt = optax.chain(optax.add_decayed_weights(0.01), optax.sgd(sched, momentum=0.7))
         s = opt.init(p)
