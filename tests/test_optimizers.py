@@ -171,11 +171,16 @@ def _axis_against_separate_runs(names, compare, **run):
     assert len({grid["weight_norm.per_seed"][g, 0, 0, -1] for g in range(len(names))}) == len(names)
 
 
-def test_optimizer_axis_equals_separate_runs_bitwise():
+def test_optimizer_axis_equals_separate_runs():
     """Seeds see the same batches and noise at every grid point and the point's optimiser is selected:
-    per seed, bitwise the runs with one optimiser and the same other axes (an lr axis here, so that the
-    same vectorised program computes them; a run of one grid point is vectorised differently)."""
-    _axis_against_separate_runs(["sgd", "adam"], np.testing.assert_array_equal)
+    per seed, the runs with one optimiser and the same other axes (an lr axis here, so that similar
+    vectorised programs compute them) to float32 rounding.  Not bitwise: XLA may vectorise and
+    contract (FMA) Adam's update differently in programs of different grid widths, depending on the
+    host's instruction set (equal on one 2-core machine, within 2 float32 ulps on another).  The
+    helper's last assertion checks that the two optimisers' trajectories differ."""
+    _axis_against_separate_runs(
+        ["sgd", "adam"], lambda a, b, err_msg: np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=err_msg)
+    )
 
 
 @pytest.mark.slow

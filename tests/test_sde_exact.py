@@ -14,7 +14,7 @@ import pytest
 from conftest import study
 
 import jaxrelu
-from jaxrelu import activations
+from jaxrelu import activations, api
 from jaxrelu.config import ConfigError
 from jaxrelu.dynamics import StepSpec, sde_exact
 from jaxrelu.registry import LOSSES, OPTIMIZERS
@@ -142,6 +142,13 @@ def test_square_root_and_span_basis():
     np.testing.assert_allclose(V[nonzero] @ V[nonzero].T, np.eye(4), atol=1e-5)
     A = np.concatenate([np.asarray(W), np.asarray(T)])
     np.testing.assert_allclose(A @ V.T @ V, A, atol=1e-5)  # spans every row
+    # computed teacher first and rotated: the student-first Gram–Schmidt's basis and coordinates to
+    # rounding, so every random number keeps its direction (a dependent teacher row, and a generic one)
+    for teacher in (T, jnp.asarray(rs.normal(size=(2, 10)), jnp.float32)):
+        V0, R0 = jax.jit(sde_exact.gram_schmidt)(jnp.concatenate([W, teacher]))
+        O, U, Rs, Rt = jax.jit(sde_exact.span)(W, teacher)
+        np.testing.assert_allclose(np.asarray(O) @ np.asarray(U), V0, atol=1e-5)
+        np.testing.assert_allclose(np.concatenate([Rs, Rt]), R0, atol=1e-5)
 
 
 def test_weak_error_against_sgd_paired_over_seeds():
@@ -175,26 +182,33 @@ def test_weak_error_against_sgd_paired_over_seeds():
 
 
 def test_refuses_what_it_does_not_describe():
-    """One line naming optimizer.method, from a run (traced step) and from :func:`sde_exact.check`."""
+    """One line naming optimizer.method, when the program is built (``jaxrelu.api.check``, as
+    ``jaxrelu validate`` does, and a run) and from :func:`sde_exact.check` itself."""
     st = study(
         task={"input_dim": 8, "teacher_width": 2, "train_size": 16},
         model={"width": 2},
         optimizer={"method": "sde_exact", "sde_samples": 4},
         run={"seeds": 2, "steps": 2, "record_every": 2},
     )
-    with pytest.raises(ConfigError, match="^optimizer.method: sde_exact needs online data"):
-        jaxrelu.run(st)
+    for call in (api.check, jaxrelu.run):
+        with pytest.raises(ConfigError, match="^optimizer.method: sde_exact needs online data"):
+            call(st)
+    with pytest.raises(ConfigError, match="^optimizer.method: sde_exact needs a student without biases"):
+        api.check(
+            study(
+                task={"input_dim": 8, "train_size": "online"}, model={"bias": True}, optimizer={"method": "sde_exact"}
+            )
+        )
     from jaxrelu.engine import program
 
     spec_ok, _ = program.build(
         study(task={"input_dim": 8, "teacher_width": 2, "train_size": "online"}, optimizer={"method": "sde_exact"})
     )
-    params = {"W": jnp.zeros((2, 8)), "a": jnp.zeros(2)}
-    sde_exact.check(spec_ok.step, spec_ok.task, params)  # accepted
+    sde_exact.check(spec_ok.step, spec_ok.task, False)  # accepted
     with pytest.raises(ConfigError, match="without biases"):
-        sde_exact.check(spec_ok.step, spec_ok.task, {**params, "b": jnp.zeros(2)})
+        sde_exact.check(spec_ok.step, spec_ok.task, True)
     with pytest.raises(ConfigError, match="teacher network"):
-        sde_exact.check(spec_ok.step, None, params)
+        sde_exact.check(spec_ok.step, None, False)
 
 
 @pytest.mark.slow

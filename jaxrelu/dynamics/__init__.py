@@ -60,7 +60,10 @@ class Dynamics:
     ``batch``: it reads SGD's batch of step t (``sample.batch()``), which the engine makes
     once per seed; ``population``: online, it reads ``StepSpec``-sized fresh samples
     (``task.population_rows``); ``rows``: batches of ``batch_max`` rows it holds at once
-    (memory model); ``ode``: the teacher–student ODE describes it.
+    (memory model); ``ode``: the teacher–student ODE describes it; ``check``: None, or
+    ``check(step_spec, task_spec, bias)`` raising :class:`~jaxrelu.config.ConfigError` for a study
+    outside the dynamics' scope (``bias``: whether the student has biases), called when the
+    program is built (:func:`jaxrelu.api.check`, before anything runs: ``jaxrelu validate``).
     """
 
     name: str
@@ -69,13 +72,21 @@ class Dynamics:
     population: bool = False
     rows: int = 1
     ode: bool = False
+    check: Callable | None = None
 
 
 def register(
-    name: str, step: Callable, *, batch: bool = False, population: bool = False, rows: int = 1, ode: bool = False
+    name: str,
+    step: Callable,
+    *,
+    batch: bool = False,
+    population: bool = False,
+    rows: int = 1,
+    ode: bool = False,
+    check: Callable | None = None,
 ) -> Dynamics:
     """Register a dynamics ``step`` (see the module docstring) under ``name``; returns the entry."""
-    return DYNAMICS.register(name, Dynamics(name, step, batch, population, rows, ode))
+    return DYNAMICS.register(name, Dynamics(name, step, batch, population, rows, ode, check))
 
 
 @dataclass(frozen=True)

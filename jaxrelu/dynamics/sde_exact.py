@@ -61,9 +61,12 @@ In code the span coordinates come with the basis (Gram–Schmidt's R = [W; W*] Q
 fields' coefficients and the Gram matrices), ∇_W ε = D Qᵀ with D in span coordinates, and the
 step's first-layer gradient ∇_W ε − c η_W = [(1 + c Σξ/√n) D − c (span_W − L Ξ Q)] Qᵀ − c L Ξ (L = M̂^{1/2}) is one
 combination over R^{m×d}; the passes over R^d are Gram–Schmidt's, Ξ Q's and that combination.
-Cost per step: a Gram–Schmidt of p vectors in R^d, n·(p + 1) + m·d normals (n more with label
-noise) and O(n p (m + K) + d p (m + p)) flops, against SGD's B·d normals and O(B m d) flops
-(d = 200, m = K = 2, relu, batch 1, n = 4, 256 seeds on 2 shared CPU cores: 5.8–7.1× SGD's step time).
+The basis is computed teacher first (Qᵀ = O U, :func:`span`), so the teacher's part of Gram–Schmidt
+is the same at every step and XLA computes it outside the step loop.
+Cost per step: a Gram–Schmidt of the m student rows against p vectors in R^d, n·(p + 1) + m·d
+normals (n more with label noise) and O(n p (m + K) + d p (m + p)) flops, against SGD's B·d normals
+and O(B m d) flops (the speed against SGD's: ``python -m jaxrelu.bench.sde_speed``, in
+``docs/performance.md``).
 XLA's CPU fusion duplicates cheap elementwise producers into every consumer: the keys and the
 normals' hash words and values are therefore made to be computed once (:func:`_once`), and
 contractions over p, m are unrolled (:func:`_mm`).
@@ -77,11 +80,9 @@ both fresh per sample.  Randomness: substep j of step t draws from
 ``split(fold_in(k_step, j))[0]``: one stream, the n field samples first, then Ξ (``rng.normal``'s
 numbers; no existing stream changes).
 
-Requires (checked when the program is traced, :class:`~jaxrelu.config.ConfigError`): a task
+Requires (checked when the program is built, :class:`~jaxrelu.config.ConfigError`): a task
 with a teacher and Gaussian inputs read online (``task.train_size = "online"``), no biases,
 square loss, a closed-form kernel for (``model.activation``, ``task.teacher_activation``).
-Known limitation: relu's closed-form kernel has a 0·∞ in its autodiff gradient when a student
-row is exactly parallel to a teacher row (probability zero from a random start).
 """
 
 from __future__ import annotations
@@ -97,17 +98,18 @@ from jaxrelu.config import ConfigError
 from jaxrelu.theory import kernels
 
 
-def check(spec, task, params) -> None:
-    """Raise :class:`~jaxrelu.config.ConfigError` unless the study is one ``sde_exact`` describes.
+def check(spec, task, bias: bool) -> None:
+    """Raise :class:`~jaxrelu.config.ConfigError` unless the study is one ``sde_exact`` describes
+    (the registry entry's ``check``, called when the program is built).
 
     ``spec`` the :class:`~jaxrelu.dynamics.StepSpec`, ``task`` the :class:`~jaxrelu.tasks.TaskSpec`,
-    ``params`` the student's pytree (biases are refused)."""
+    ``bias`` whether the student has biases (refused)."""
     why = None
     if task is None or not task.task.teacher or task.teacher_activation is None:
         why = "a task with a teacher network (task.kind = 'teacher_student')"
     elif not task.online:
         why = "online data (task.train_size = 'online')"
-    elif "b" in params:
+    elif bias:
         why = "a student without biases (model.bias = false)"
     elif not spec.loss.square:
         why = "the square loss (task.loss = 'square')"
@@ -192,9 +194,9 @@ def population_gradient(spec, params, teacher, teacher_activation):
     """∇_θ ε of the closed-form population loss (:func:`drift`): {"W": (m, d), "a": (m,)}
     for ``params`` {"W": (m, d), "a": (m,)} and ``teacher`` {"W": (K, d), "a": (K,)}."""
     W = params["W"]
-    V, Rs, Rt = span(W, teacher["W"].astype(W.dtype))
+    O, U, Rs, Rt = span(W, teacher["W"].astype(W.dtype))
     D, ga = drift(spec, Rs, Rt, params["a"], teacher["a"].astype(W.dtype), teacher_activation)
-    return {"W": _mm(D, V), "a": ga}
+    return {"W": _mm(_mm(D, O), U), "a": ga}
 
 
 #: contractions up to this length are unrolled into fused multiply-adds (:func:`_mm`)
@@ -228,25 +230,43 @@ def _rowsum(x):
 
 
 def span_basis(W, W_star):
-    """V (p, d), p = m + K: rows orthonormal or zero, spanning the rows of W (m, d) and W* (K, d);
-    the identity (p = d) when m + K ≥ d.  See :func:`gram_schmidt`."""
-    return span(W, W_star)[0]
+    """V (p, d), p = m + K: the rows of :func:`gram_schmidt` of [W; W*] (orthonormal or zero, spanning
+    the rows of W (m, d) and W* (K, d)); the identity (p = d) when m + K ≥ d.  Formed explicitly
+    here; the step keeps it as V = O U (:func:`span`)."""
+    O, U, _, _ = span(W, W_star)
+    return _mm(O, U)
 
 
 def span(W, W_star):
-    """(V, R_W, R_*): :func:`gram_schmidt` of [W; W*] and the coordinates R_W = W Vᵀ (m, p),
-    R_* = W* Vᵀ (K, p).  (The teacher's rows first would let XLA compute their part once per run,
-    ~15 % of the step, but changes the rounding of the Gram entries: on one seed of
-    ``test_weak_error_against_sgd_paired_over_seeds`` a student–teacher cosine then rounds to 1, where
-    relu's kernel has the autodiff 0·∞ of the known limitation.)"""
-    K = W_star.shape[0]
-    V, R = gram_schmidt(jnp.concatenate([W, W_star], axis=0))
-    return V, R[:-K], R[-K:]
+    """(O (p, p), U (p, d), R_W (m, p), R_* (K, p)) with V = O U the basis of :func:`gram_schmidt` of
+    [W; W*] and R_W = W Vᵀ, R_* = W* Vᵀ its coordinates (p = m + K; O = U = I_d when p ≥ d).
+
+    Computed teacher first: U, C = gram_schmidt([W*; W]) (its teacher rows depend on W* alone, so XLA
+    computes them outside the step loop), then O, R = gram_schmidt of C's rows reordered to
+    [W; W*], a p × p problem: [W; W*] = R O U, so V = O U is the student-first basis to rounding, and
+    every random number keeps the direction it had with the student-first Gram–Schmidt."""
+    m, K, d = W.shape[0], W_star.shape[0], W.shape[1]
+    if m + K >= d:
+        eye = jnp.eye(d, dtype=W.dtype)
+        return eye, eye, W, W_star
+    U, C = gram_schmidt(jnp.concatenate([W_star, W], axis=0))
+    O, R = gram_schmidt(jnp.concatenate([C[K:], C[:K]], axis=0))
+    return O, U, R[:m], R[m:]
+
+
+def _dot(u, v):
+    """u · v of two vectors: unrolled when short (:func:`_mm`), else a product and one sum."""
+    if u.shape[0] > _UNROLL:
+        return jnp.sum(u * v)
+    out = u[0] * v[0]
+    for i in range(1, u.shape[0]):
+        out = out + u[i] * v[i]
+    return out
 
 
 def gram_schmidt(A):
-    """(V, R) for A (P, d): V (p, d) with orthonormal or zero rows spanning A's rows, and the
-    coordinates R = A Vᵀ (P, p); p = P, or V = I_d and R = A when P ≥ d.
+    """(V, R) for A (P, d): V (P, d) with orthonormal or zero rows spanning A's rows, and the
+    coordinates R = A Vᵀ (P, P), lower triangular (A = R V).
 
     Gram–Schmidt, twice per row ("twice is enough", Giraud et al. 2005), written as fused
     elementwise products (a vmapped LAPACK QR costs a library call per trajectory); R is
@@ -254,9 +274,7 @@ def gram_schmidt(A):
     fields' coefficients cost nothing more.  A row whose residual is below 100 ε of its norm is
     linearly dependent on the earlier ones (to rounding) and gives a zero row of V; zero rows
     add nothing to x's span part, so the decomposition of the module docstring holds with them."""
-    P, d = A.shape
-    if P >= d:
-        return jnp.eye(d, dtype=A.dtype), A
+    P = A.shape[0]
     tol = 100 * jnp.finfo(A.dtype).eps
     rows, coef = [], []
     for k in range(P):
@@ -264,10 +282,10 @@ def gram_schmidt(A):
         c = [jnp.zeros((), A.dtype) for _ in range(k)]
         for _ in range(2):
             for i, u in enumerate(rows):
-                t = jnp.sum(v * u)
+                t = _dot(v, u)
                 v = v - t * u
                 c[i] = c[i] + t
-        nrm2 = jnp.sum(v * v)
+        nrm2 = _dot(v, v)
         ref2 = nrm2 + sum(ci * ci for ci in c)  # ‖A_k‖² (Pythagoras; a tolerance's scale)
         nrm = jnp.sqrt(nrm2)
         keep = nrm2 > tol * tol * ref2
@@ -318,18 +336,20 @@ def _normal(key, shape, dtype, start=0):
     return z.astype(dtype)
 
 
-def _noise_parts(spec, a, teacher_a, teacher_activation, V, B, Bs, key, n, label_sd):
-    """The pieces of one draw of η (module docstring), for the span basis V (p, d) with coefficients R:
-    (Y (m, p), L (m, m), Ξ (m, d) or None when p = d, Σξ/√n, η_a + Σξ/√n ∇_a ε) with
-    η_W = Y V + L Ξ − (Σξ/√n) ∇_W ε and η_a = (the last) − (Σξ/√n) ∇_a ε.
+def _noise_parts(spec, a, teacher_a, teacher_activation, O, U, B, Bs, key, n, label_sd):
+    """The pieces of one draw of η (module docstring), for the span basis V = O U (p, d)
+    (:func:`span`) with coefficients B = W Vᵀ, Bs = W* Vᵀ: (Y (m, p), L (m, m), Ξ (m, d) or None
+    when p = d, Σξ/√n, η_a + Σξ/√n ∇_a ε) with η_W = Y V + L Ξ − (Σξ/√n) ∇_W ε and
+    η_a = (the last) − (Σξ/√n) ∇_a ε.
 
     Normals of ``key``'s one stream: the n field samples (p + 1 [+ 1] each) first, then Ξ."""
-    p, d = V.shape
-    dt = V.dtype
+    p, d = U.shape
+    dt = U.dtype
     key = _once(key, key)
-    m = B.shape[0]  # fields: λ = B z, ν = Bs z (B = W Vᵀ)
+    m = B.shape[0]  # fields: λ = B z, ν = Bs z
     cols = p + (2 if label_sd is not None else 1)
-    draws = _normal(key, (n, cols), dt)
+    full = p == d  # V = I: no isotropic part
+    draws = _normal(key, (n * cols,), dt).reshape(n, cols)  # drawn flat: (n, p + 1) vectorises badly
     z, xi = draws[:, :p], draws[:, p]
     lam, nu = _mmt(z, B), _mmt(z, Bs)  # (n, m), (n, K)
     act = spec.activation.fn
@@ -343,12 +363,12 @@ def _noise_parts(spec, a, teacher_a, teacher_activation, V, B, Bs, key, n, label
     span_W = scale * _mm((r * xi[:, None]).T, z)  # (m, p): n^{-1/2} Σ_i ξ_i r_i z_iᵀ
     span_a = scale * jnp.sum(xi[:, None] * ga, axis=0)
     mean = scale * jnp.sum(xi)
-    if p == d:  # V = I: no isotropic part
+    if full:
         return span_W, jnp.zeros((m, m), dt), None, mean, span_a
     Xi = _normal(key, (m, d), dt, start=n * cols)
     L = sqrtm_psd(_mm(r.T, r) / n)
-    # η_W = span_W V + L Ξ (I − VᵀV) = L Ξ + (span_W − L (Ξ Vᵀ)) V: one reduction over Ξ, one combination
-    return span_W - _mm(L, _mmt(Xi, V)), L, Xi, mean, span_a
+    # η_W = span_W V + L Ξ (I − VᵀV) = L Ξ + (span_W − L (Ξ Vᵀ)) V, Ξ Vᵀ = (Ξ Uᵀ) Oᵀ: one reduction over Ξ
+    return span_W - _mm(L, _mmt(_mmt(Xi, U), O)), L, Xi, mean, span_a
 
 
 def noise(spec, params, teacher, teacher_activation, grad, key, n: int, label_sd=None):
@@ -357,9 +377,9 @@ def noise(spec, params, teacher, teacher_activation, grad, key, n: int, label_sd
     ``grad`` the exact ∇ε (the mean Ḡ), ``n`` field samples, ``label_sd`` s (traced scalar) or
     None when the labels carry no noise; ``key`` a substep's key (uint32[2])."""
     W, a = params["W"], params["a"]
-    V, Rs, Rt = span(W, teacher["W"])  # (p, d): x = Vᵀ z + x⊥
-    Y, L, Xi, mean, span_a = _noise_parts(spec, a, teacher["a"], teacher_activation, V, Rs, Rt, key, n, label_sd)
-    eta_W = _mm(Y, V) - mean * grad["W"]
+    O, U, Rs, Rt = span(W, teacher["W"])  # x = Vᵀ z + x⊥, V = O U
+    Y, L, Xi, mean, span_a = _noise_parts(spec, a, teacher["a"], teacher_activation, O, U, Rs, Rt, key, n, label_sd)
+    eta_W = _mm(_mm(Y, O), U) - mean * grad["W"]
     if Xi is not None:
         eta_W = eta_W + _mm(L, Xi)
     return {"W": eta_W, "a": span_a - mean * grad["a"]}
@@ -378,8 +398,7 @@ def label_sd(spec, task, hp):
 def step(spec, params, opt_state, sample, keys, t, hp):
     """``spec.substeps`` Euler–Maruyama steps of size h = lr_t / substeps of SGD's SDE with the exact
     drift and an exact-covariance noise (module docstring); one SGD step of time."""
-    task, teacher = sample.task, (sample.data.teacher if sample.data is not None else None)
-    check(spec, task, params)
+    task, teacher = sample.task, sample.data.teacher
     act_star = task.teacher_activation
     n = max(1, task.population_rows)
     lr = dynamics.learning_rate(spec, hp, t)
@@ -394,11 +413,11 @@ def step(spec, params, opt_state, sample, keys, t, hp):
         p, s = carry
         kg, kv = rng.split(rng.fold_in(key, j))
         W = p["W"]
-        V, Rs, Rt = span(W, teacher["W"])
-        D, grad_a = drift(spec, Rs, Rt, p["a"], teacher["a"], act_star)  # ∇_W ε = D V
-        Y, L, Xi, mean, span_a = _noise_parts(spec, p["a"], teacher["a"], act_star, V, Rs, Rt, kg, n, sd)
+        O, U, Rs, Rt = span(W, teacher["W"])
+        D, grad_a = drift(spec, Rs, Rt, p["a"], teacher["a"], act_star)  # ∇_W ε = D V, V = O U
+        Y, L, Xi, mean, span_a = _noise_parts(spec, p["a"], teacher["a"], act_star, O, U, Rs, Rt, kg, n, sd)
         # g = ∇ε − c η: first layer (1 + c Σξ/√n) D V − c (Y V + L Ξ), in one pass over R^{m×d}
-        g_W = _mm((1 + c * mean) * D - c * Y, V)
+        g_W = _mm(_mm((1 + c * mean) * D - c * Y, O), U)
         if Xi is not None:
             g_W = g_W - _mm(c * L, Xi)
         g = {"W": g_W, "a": (1 + c * mean) * grad_a - c * span_a}
@@ -407,4 +426,4 @@ def step(spec, params, opt_state, sample, keys, t, hp):
     return jax.lax.fori_loop(0, spec.substeps, sub, (params, opt_state))
 
 
-SDE_EXACT = dynamics.register("sde_exact", step, population=True)
+SDE_EXACT = dynamics.register("sde_exact", step, population=True, check=check)

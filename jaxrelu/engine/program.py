@@ -159,6 +159,9 @@ def build(study: Study) -> tuple[Program, dict[str, np.ndarray]]:
         optimizers=optimizers if len(optimizers) > 1 else (),
         repeat=o.repeat,
     )
+    for d in methods:
+        if d.check is not None:
+            d.check(step, spec, m.bias)
     ctx = Context(
         c=c,
         activation=activation,
