@@ -207,8 +207,14 @@ def test_refuses_what_it_does_not_describe():
     sde_exact.check(spec_ok.step, spec_ok.task, False)  # accepted
     with pytest.raises(ConfigError, match="without biases"):
         sde_exact.check(spec_ok.step, spec_ok.task, True)
-    with pytest.raises(ConfigError, match="teacher network"):
-        sde_exact.check(spec_ok.step, None, False)
+    with pytest.raises(ConfigError, match="^optimizer.method: sde_exact needs a task with a teacher network"):
+        api.check(
+            study(
+                task={"kind": "index", "input_dim": 8, "train_size": "online"},
+                optimizer={"method": "sde_exact"},
+                record={"observables": ["weight_norm"]},
+            )
+        )
 
 
 @pytest.mark.slow

@@ -105,7 +105,7 @@ def check(spec, task, bias: bool) -> None:
     ``spec`` the :class:`~jaxrelu.dynamics.StepSpec`, ``task`` the :class:`~jaxrelu.tasks.TaskSpec`,
     ``bias`` whether the student has biases (refused)."""
     why = None
-    if task is None or not task.task.teacher or task.teacher_activation is None:
+    if not task.task.teacher:
         why = "a task with a teacher network (task.kind = 'teacher_student')"
     elif not task.online:
         why = "online data (task.train_size = 'online')"
